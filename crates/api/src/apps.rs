@@ -1,0 +1,172 @@
+//! Handlers of `/zones/{zone_id}/spectrum/apps` and `/zones/{zone_id}/spectrum/protocols`.
+
+use crate::auth::Caller;
+use crate::envelope::{ok, ok_list, unknown_app, unknown_zone, ApiError, ApiResult, ResultInfo};
+use crate::extract::{identifier, JsonBody, Query};
+use crate::ApiState;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, RawQuery, State};
+use model::{
+    AppConfig, AppListQuery, AppOrder, Direction, Permission, Zone, DEFAULT_PER_PAGE, MAX_PER_PAGE,
+    NAMED_PROTOCOLS,
+};
+use serde_json::json;
+
+pub(crate) fn path<T>(path: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {
+    path.map(|Path(p)| p)
+        .map_err(|e| ApiError::not_found(7003, format!("Could not route to the URI: {e}")))
+}
+
+/// The zone, once the caller may use `permission` on it.
+pub(crate) async fn zone_for(
+    state: &ApiState,
+    caller: &Caller,
+    zone_id: &str,
+    permission: Permission,
+) -> Result<Zone, ApiError> {
+    identifier(zone_id, "zone")?;
+    caller.require(permission, Some(zone_id))?;
+    let id = zone_id.to_owned();
+    state
+        .store(move |s| s.zone(&id))
+        .await?
+        .ok_or_else(unknown_zone)
+}
+
+fn list_query(query: &Query) -> Result<AppListQuery, ApiError> {
+    let defaults = AppListQuery::default();
+    Ok(AppListQuery {
+        order: match query.get("order") {
+            Some(o) => AppOrder::parse_field(o, "order")?,
+            None => defaults.order,
+        },
+        direction: match query.get("direction") {
+            Some(d) => Direction::parse_field(d, "direction")?,
+            None => defaults.direction,
+        },
+        page: query.number("page")?.unwrap_or(1),
+        // Larger pages are cut to the maximum; result_info.per_page says so.
+        per_page: query
+            .number("per_page")?
+            .unwrap_or(DEFAULT_PER_PAGE)
+            .min(MAX_PER_PAGE),
+    })
+}
+
+pub async fn list(
+    State(state): State<ApiState>,
+    caller: Caller,
+    zone_id: Result<Path<String>, PathRejection>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult {
+    let zone = zone_for(
+        &state,
+        &caller,
+        &path(zone_id)?,
+        Permission::ZoneSettingsRead,
+    )
+    .await?;
+    let query = list_query(&Query::parse(raw.as_deref())?)?;
+    let page = state.store(move |s| s.list_apps(&zone.id, &query)).await?;
+    let info = ResultInfo::new(
+        query.page,
+        query.per_page,
+        page.apps.len(),
+        page.total_count,
+    );
+    Ok(ok_list(page.apps, info))
+}
+
+pub async fn get(
+    State(state): State<ApiState>,
+    caller: Caller,
+    ids: Result<Path<(String, String)>, PathRejection>,
+) -> ApiResult {
+    let (zone_id, app_id) = path(ids)?;
+    let zone = zone_for(&state, &caller, &zone_id, Permission::ZoneSettingsRead).await?;
+    identifier(&app_id, "app")?;
+    let app = state.store(move |s| s.app(&zone.id, &app_id)).await?;
+    Ok(ok(app.ok_or_else(unknown_app)?))
+}
+
+pub async fn create(
+    State(state): State<ApiState>,
+    caller: Caller,
+    zone_id: Result<Path<String>, PathRejection>,
+    body: Result<JsonBody, ApiError>,
+) -> ApiResult {
+    let zone = zone_for(
+        &state,
+        &caller,
+        &path(zone_id)?,
+        Permission::ZoneSettingsWrite,
+    )
+    .await?;
+    let config = AppConfig::from_json(body?.0)?;
+    let _writing = state.app_writes.lock().await;
+    config.check_in_zone(&zone, None, &state.policy)?;
+    let app = state
+        .store(move |s| s.create_app(&zone.id, &config))
+        .await?;
+    state.committed.notify_one();
+    tracing::info!(app = %app.id, zone = %app.zone_id, protocol = %app.config.protocol.as_str(), by = %caller, "app created");
+    Ok(ok(app))
+}
+
+pub async fn update(
+    State(state): State<ApiState>,
+    caller: Caller,
+    ids: Result<Path<(String, String)>, PathRejection>,
+    body: Result<JsonBody, ApiError>,
+) -> ApiResult {
+    let (zone_id, app_id) = path(ids)?;
+    let zone = zone_for(&state, &caller, &zone_id, Permission::ZoneSettingsWrite).await?;
+    identifier(&app_id, "app")?;
+    let config = AppConfig::from_json(body?.0)?;
+    let _writing = state.app_writes.lock().await;
+    let (zone_id, id) = (zone.id.clone(), app_id.clone());
+    let previous = state
+        .store(move |s| s.app(&zone_id, &id))
+        .await?
+        .ok_or_else(unknown_app)?;
+    config.check_in_zone(&zone, Some(&previous), &state.policy)?;
+    let app = state
+        .store(move |s| s.update_app(&zone.id, &app_id, &config))
+        .await?;
+    state.committed.notify_one();
+    tracing::info!(app = %app.id, zone = %app.zone_id, by = %caller, "app updated");
+    Ok(ok(app))
+}
+
+pub async fn delete(
+    State(state): State<ApiState>,
+    caller: Caller,
+    ids: Result<Path<(String, String)>, PathRejection>,
+) -> ApiResult {
+    let (zone_id, app_id) = path(ids)?;
+    let zone = zone_for(&state, &caller, &zone_id, Permission::ZoneSettingsWrite).await?;
+    identifier(&app_id, "app")?;
+    let _writing = state.app_writes.lock().await;
+    let id = app_id.clone();
+    if !state.store(move |s| s.delete_app(&zone.id, &id)).await? {
+        return Err(unknown_app());
+    }
+    state.committed.notify_one();
+    tracing::info!(app = %app_id, zone = %zone_id, by = %caller, "app deleted");
+    Ok(ok(json!({ "id": app_id })))
+}
+
+pub async fn protocols(
+    State(state): State<ApiState>,
+    caller: Caller,
+    zone_id: Result<Path<String>, PathRejection>,
+) -> ApiResult {
+    zone_for(
+        &state,
+        &caller,
+        &path(zone_id)?,
+        Permission::ZoneSettingsRead,
+    )
+    .await?;
+    Ok(ok(NAMED_PROTOCOLS))
+}

@@ -1,0 +1,108 @@
+//! Spectra's Cloudflare v4 API: the axum router, the envelope, auth and the handlers, all under `/client/v4`.
+
+mod apps;
+mod auth;
+mod envelope;
+mod extract;
+mod zones;
+
+pub use envelope::ApiError;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{StatusCode, Uri};
+use axum::routing::get;
+use axum::Router;
+use model::Policy;
+use std::future::Future;
+use std::sync::Arc;
+use store::Store;
+use tokio::net::TcpListener;
+use tokio::sync::{Mutex, Notify};
+use tower_http::trace::TraceLayer;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct ApiState {
+    store: Arc<dyn Store>,
+    policy: Arc<Policy>,
+    /// Serializes app writes, so the checks an app write makes against the stored apps
+    /// hold until it commits.
+    app_writes: Arc<Mutex<()>>,
+    /// Woken after every committed configuration change.
+    committed: Arc<Notify>,
+}
+
+impl ApiState {
+    pub fn new(store: Arc<dyn Store>, policy: Policy) -> Self {
+        ApiState {
+            store,
+            policy: Arc::new(policy),
+            app_writes: Arc::default(),
+            committed: Arc::default(),
+        }
+    }
+
+    /// Notified after each configuration change this API commits.
+    pub fn committed(&self) -> Arc<Notify> {
+        self.committed.clone()
+    }
+
+    /// Runs a blocking store call off the async workers.
+    async fn store<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn Store) -> store::Result<T> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || f(&*store))
+            .await
+            .map_err(|e| ApiError::internal(format!("internal error: store task failed: {e}")))?
+            .map_err(ApiError::from)
+    }
+}
+
+/// The whole API, rooted at `/client/v4`.
+pub fn router(state: ApiState) -> Router {
+    let v4 = Router::new()
+        .route("/zones", get(zones::list).post(zones::create))
+        .route("/zones/{zone_id}", get(zones::get).delete(zones::delete))
+        .route(
+            "/zones/{zone_id}/spectrum/apps",
+            get(apps::list).post(apps::create),
+        )
+        .route(
+            "/zones/{zone_id}/spectrum/apps/{app_id}",
+            get(apps::get).put(apps::update).delete(apps::delete),
+        )
+        .route("/zones/{zone_id}/spectrum/protocols", get(apps::protocols))
+        .route("/user/tokens/verify", get(zones::verify_token));
+    Router::new()
+        .nest("/client/v4", v4)
+        .fallback(no_route)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(extract::MAX_BODY))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn no_route(uri: Uri) -> ApiError {
+    ApiError::not_found(7003, format!("No route for the URI {}", uri.path()))
+}
+
+async fn method_not_allowed(uri: Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        7001,
+        format!("Method not allowed for the URI {}", uri.path()),
+    )
+}
+
+/// Serves the API on an already-bound listener until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    state: ApiState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

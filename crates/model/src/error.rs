@@ -1,0 +1,44 @@
+//! The coded error a request is refused with: Cloudflare's numeric code plus a message naming the field.
+
+/// Cloudflare error codes Spectra answers with (SPECTRUM.md §5; Spectra's own choices are in the README).
+pub mod codes {
+    /// A zone name that is not a domain.
+    pub const ZONE_NAME: u32 = 1099;
+    /// A zone with that name exists already.
+    pub const ZONE_EXISTS: u32 = 1061;
+    /// A field has a wrong type, a missing required value or a value outside its enum.
+    pub const INVALID_FIELD: u32 = 10001;
+    /// A JSON field that the app object does not have.
+    pub const UNKNOWN_FIELD: u32 = 10012;
+    /// Neither or both of `origin_direct` and `origin_dns`, or a rule between origin fields.
+    pub const ORIGIN: u32 = 11000;
+    /// `origin_dns` (or `origin_port` beside it) is invalid.
+    pub const ORIGIN_DNS: u32 = 11001;
+    /// An `origin_direct` URI is invalid.
+    pub const ORIGIN_ADDRESS: u32 = 11002;
+    /// `dns.type` does not fit `edge_ips.type`, or an update changes `dns.type`.
+    pub const EDGE_IPS_TYPE: u32 = 11004;
+    /// Static edge IPs outside the addresses this node may serve.
+    pub const EDGE_IPS_NOT_ALLOWED: u32 = 11019;
+    /// `protocol` is malformed or names ports that cannot be served.
+    pub const PROTOCOL: u32 = 13002;
+    /// `dns.name` lies outside the app's zone.
+    pub const HOSTNAME_ZONE: u32 = 16001;
+}
+
+/// A refused request: a Cloudflare error code and a message that says which field is wrong and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message} (code {code})")]
+pub struct Invalid {
+    pub code: u32,
+    pub message: String,
+}
+
+impl Invalid {
+    pub fn new(code: u32, message: impl Into<String>) -> Self {
+        Invalid {
+            code,
+            message: message.into(),
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! Spectra's configuration model: apps, zones, tokens, their validation, the `Snapshot` and its `diff`. No I/O.
+
+mod access;
+mod app;
+mod choice;
+mod error;
+pub mod hostname;
+mod list;
+mod parse;
+mod protocol;
+mod rules;
+mod snapshot;
+mod zone;
+
+pub use access::{Permission, Token, User};
+pub use app::{
+    App, AppConfig, Connectivity, Dns, DnsType, EdgeIps, Origin, OriginDns, OriginDnsType,
+    OriginPort, OriginUri, ProxyProtocol, Tls, TrafficType,
+};
+pub use error::{codes, Invalid};
+pub use list::{AppListQuery, AppOrder, Direction, DEFAULT_PER_PAGE, MAX_PER_PAGE};
+pub use protocol::{NamedProtocol, PortRange, Protocol, Transport, NAMED_PROTOCOLS};
+pub use rules::Policy;
+pub use snapshot::{diff, AppChange, Changes, Snapshot};
+pub use zone::{normalize_zone_name, Zone};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+/// RFC 3339 in UTC with microseconds, as every timestamp of the API is written
+/// (`2026-11-27T01:02:03.456789Z`). Fixed width, so the text sorts like the time.
+pub fn timestamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// Whether `id` has the form of a Cloudflare identifier: 32 lower-case hex digits.
+pub fn is_identifier(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}

@@ -1,0 +1,87 @@
+//! Rules that need more than the request body: the zone, the app being replaced, node policy.
+
+use crate::{codes, hostname, App, AppConfig, EdgeIps, Invalid, Zone};
+use ipnet::IpNet;
+
+/// What this node allows, from `serve`'s flags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// The most edge ports one app may claim (`tcp/1-65535` would be 65535 listeners).
+    pub max_ports_per_app: u32,
+    /// Where static `edge_ips` may lie.
+    pub static_edge_allow: Vec<IpNet>,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            max_ports_per_app: 1024,
+            static_edge_allow: vec![
+                "127.0.0.0/8".parse().expect("literal"),
+                "::1/128".parse().expect("literal"),
+            ],
+        }
+    }
+}
+
+impl AppConfig {
+    /// Checks the config against its zone, the app it replaces (on update) and the node's policy.
+    pub fn check_in_zone(
+        &self,
+        zone: &Zone,
+        previous: Option<&App>,
+        policy: &Policy,
+    ) -> Result<(), Invalid> {
+        if !hostname::in_zone(&self.dns.name, &zone.name) {
+            return Err(Invalid::new(
+                codes::HOSTNAME_ZONE,
+                format!(
+                    "dns.name: \"{}\" is not in zone \"{}\"; use the zone's name or a name below it",
+                    self.dns.name, zone.name
+                ),
+            ));
+        }
+        if let Some(previous) = previous {
+            if previous.config.dns.kind != self.dns.kind {
+                return Err(Invalid::new(
+                    codes::EDGE_IPS_TYPE,
+                    format!(
+                        "dns.type: cannot change from \"{}\" to \"{}\" on an existing app; delete it and create a new one",
+                        previous.config.dns.kind, self.dns.kind
+                    ),
+                ));
+            }
+        }
+        let ports = self.protocol.ports.count();
+        if ports > policy.max_ports_per_app {
+            return Err(Invalid::new(
+                codes::PROTOCOL,
+                format!(
+                    "protocol: \"{}\" spans {ports} ports; this node allows at most {} per app",
+                    self.protocol.as_str(),
+                    policy.max_ports_per_app
+                ),
+            ));
+        }
+        if let EdgeIps::Static { ips } = &self.edge_ips {
+            if let Some(ip) = ips
+                .iter()
+                .find(|ip| !policy.static_edge_allow.iter().any(|net| net.contains(*ip)))
+            {
+                let allowed: Vec<String> = policy
+                    .static_edge_allow
+                    .iter()
+                    .map(|n| n.to_string())
+                    .collect();
+                return Err(Invalid::new(
+                    codes::EDGE_IPS_NOT_ALLOWED,
+                    format!(
+                        "edge_ips.ips: {ip} is not an address this node may serve (allowed: {})",
+                        allowed.join(", ")
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}

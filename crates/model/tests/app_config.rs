@@ -1,0 +1,454 @@
+//! The app object's parsing and validation rules, each with the code and field named in its error.
+
+use model::*;
+use serde_json::{json, Value};
+
+fn parse(body: Value) -> Result<AppConfig, Invalid> {
+    AppConfig::from_json(body)
+}
+
+fn base() -> Value {
+    json!({
+        "protocol": "tcp/22",
+        "dns": {"type": "CNAME", "name": "ssh.example.com"},
+        "origin_direct": ["tcp://127.0.0.1:2222"],
+        "traffic_type": "direct"
+    })
+}
+
+/// The base app with fields set; a key `-name` removes `name`.
+fn with(changes: Value) -> Value {
+    let mut body = base();
+    for (k, v) in changes.as_object().unwrap() {
+        match k.strip_prefix('-') {
+            Some(removed) => {
+                body.as_object_mut().unwrap().remove(removed);
+            }
+            None => body[k] = v.clone(),
+        }
+    }
+    body
+}
+
+fn zone() -> Zone {
+    let t = chrono::Utc::now();
+    Zone {
+        id: "0".repeat(32),
+        name: "example.com".into(),
+        created_on: t,
+        modified_on: t,
+    }
+}
+
+#[track_caller]
+fn refused(body: Value, code: u32, mentions: &str) {
+    let err = parse(body).expect_err("must be refused");
+    assert_eq!(err.code, code, "{}", err.message);
+    assert!(
+        err.message.contains(mentions),
+        "{:?} should mention {mentions:?}",
+        err.message
+    );
+}
+
+#[test]
+fn a_minimal_app_gets_every_default_in_its_json() {
+    let config = parse(base()).unwrap();
+    let out = serde_json::to_value(&config).unwrap();
+    assert_eq!(
+        out,
+        json!({
+            "protocol": "tcp/22",
+            "dns": {"type": "CNAME", "name": "ssh.example.com"},
+            "traffic_type": "direct",
+            "origin_direct": ["tcp://127.0.0.1:2222"],
+            "edge_ips": {"type": "dynamic", "connectivity": "all"},
+            "ip_firewall": false,
+            "proxy_protocol": "off",
+            "tls": "off",
+            "argo_smart_routing": false
+        })
+    );
+    // What was written reads back as the same config.
+    assert_eq!(parse(out).unwrap(), config);
+}
+
+#[test]
+fn pay_as_you_go_shape_and_named_protocols() {
+    let config = parse(json!({
+        "protocol": "minecraft",
+        "dns": {"type": "CNAME", "name": "mc.example.com"},
+        "origin_direct": ["tcp://192.0.2.9:25565"]
+    }))
+    .unwrap();
+    assert_eq!(config.traffic_type, TrafficType::Direct);
+    assert_eq!(config.protocol.ports, PortRange::single(25565));
+    assert_eq!(
+        serde_json::to_value(&config).unwrap()["protocol"],
+        "minecraft"
+    );
+}
+
+#[test]
+fn origin_port_keeps_its_json_type() {
+    let number = parse(json!({
+        "protocol": "tcp/3306", "dns": {"name": "db.example.com"},
+        "origin_dns": {"name": "origin.example.com", "ttl": 600, "type": ""}, "origin_port": 3306
+    }))
+    .unwrap();
+    assert_eq!(
+        serde_json::to_value(&number).unwrap()["origin_port"],
+        json!(3306)
+    );
+    let range = parse(json!({
+        "protocol": "tcp/1000-1002", "dns": {"name": "range.example.com"},
+        "origin_dns": {"name": "origin.example.com"}, "origin_port": "2000-2002"
+    }))
+    .unwrap();
+    let out = serde_json::to_value(&range).unwrap();
+    assert_eq!(out["origin_port"], json!("2000-2002"));
+    // Unset origin_dns sub-fields are not invented.
+    assert_eq!(out["origin_dns"], json!({"name": "origin.example.com"}));
+    let text = parse(with(json!({"origin_port": "22"}))).unwrap();
+    assert_eq!(
+        serde_json::to_value(&text).unwrap()["origin_port"],
+        json!("22")
+    );
+}
+
+#[test]
+fn origin_port_beside_origin_direct_is_accepted_and_echoed() {
+    let config = parse(with(json!({"origin_port": 22}))).unwrap();
+    assert_eq!(config.origin_port, Some(OriginPort::Number(22)));
+}
+
+#[test]
+fn static_edge_ips_keep_their_order() {
+    let config = parse(with(json!({
+        "dns": {"type": "ADDRESS", "name": "static.example.com"},
+        "edge_ips": {"type": "static", "ips": ["127.0.0.9", "::1", "127.0.0.2"]}
+    })))
+    .unwrap();
+    assert_eq!(
+        serde_json::to_value(&config).unwrap()["edge_ips"],
+        json!({"type": "static", "ips": ["127.0.0.9", "::1", "127.0.0.2"]})
+    );
+}
+
+#[test]
+fn explicit_null_means_unset() {
+    let config = parse(with(
+        json!({"origin_dns": null, "tls": null, "edge_ips": null}),
+    ))
+    .unwrap();
+    assert_eq!(config.tls, Tls::Off);
+    assert_eq!(config.edge_ips, EdgeIps::default());
+}
+
+#[test]
+fn origin_rules() {
+    refused(
+        with(json!({"-origin_direct": null})),
+        codes::ORIGIN,
+        "origin",
+    );
+    refused(
+        with(json!({"origin_dns": {"name": "o.example.com"}, "origin_port": 22})),
+        codes::ORIGIN,
+        "not both",
+    );
+    refused(
+        with(json!({"origin_direct": []})),
+        codes::ORIGIN,
+        "origin_direct",
+    );
+    refused(
+        with(json!({"origin_direct": ["tcp://::1:22"]})),
+        codes::ORIGIN_ADDRESS,
+        "brackets",
+    );
+    refused(
+        with(json!({"origin_direct": ["tcp://host.example.com:22"]})),
+        codes::ORIGIN_ADDRESS,
+        "origin_dns",
+    );
+    refused(
+        with(json!({"origin_direct": ["udp://127.0.0.1:22"]})),
+        codes::ORIGIN_ADDRESS,
+        "transport",
+    );
+    refused(
+        with(json!({"origin_direct": ["tcp://127.0.0.1"]})),
+        codes::ORIGIN_ADDRESS,
+        "port",
+    );
+    refused(
+        with(json!({"origin_direct": ["tcp://127.0.0.1:0"]})),
+        codes::ORIGIN_ADDRESS,
+        "origin_direct[0]",
+    );
+    refused(
+        with(json!({"origin_direct": ["tcp://127.0.0.1:1", "tcp://[::1]:70000"]})),
+        codes::ORIGIN_ADDRESS,
+        "origin_direct[1]",
+    );
+    let two = parse(with(
+        json!({"origin_direct": ["tcp://[::1]:22", "tcp://127.0.0.1:22"]}),
+    ))
+    .unwrap();
+    let Origin::Direct(uris) = &two.origin else {
+        panic!("expected origin_direct")
+    };
+    assert_eq!(uris[0].ip, "::1".parse::<std::net::IpAddr>().unwrap());
+    assert_eq!(uris[1].as_str(), "tcp://127.0.0.1:22");
+}
+
+#[test]
+fn origin_dns_rules() {
+    let dns = |o: Value, port: Option<Value>| {
+        let mut b = with(json!({"-origin_direct": null, "origin_dns": o}));
+        if let Some(p) = port {
+            b["origin_port"] = p;
+        }
+        b
+    };
+    let named = json!({"name": "o.example.com"});
+    refused(
+        dns(
+            json!({"name": "o.example.com", "ttl": 599}),
+            Some(json!(22)),
+        ),
+        codes::ORIGIN_DNS,
+        "600",
+    );
+    refused(
+        dns(json!({"name": "192.0.2.1"}), Some(json!(22))),
+        codes::ORIGIN_DNS,
+        "IP address",
+    );
+    refused(
+        dns(json!({"name": "not a name"}), Some(json!(22))),
+        codes::ORIGIN_DNS,
+        "hostname",
+    );
+    refused(
+        dns(named.clone(), None),
+        codes::ORIGIN_DNS,
+        "origin_port is required",
+    );
+    refused(
+        dns(
+            json!({"name": "o.example.com", "type": "MX"}),
+            Some(json!(22)),
+        ),
+        codes::ORIGIN_DNS,
+        "origin_dns.type",
+    );
+    refused(
+        dns(named.clone(), Some(json!(0))),
+        codes::ORIGIN_DNS,
+        "origin_port",
+    );
+    refused(
+        dns(named.clone(), Some(json!("5-4"))),
+        codes::ORIGIN_DNS,
+        "origin_port",
+    );
+    refused(
+        dns(named, Some(json!(true))),
+        codes::INVALID_FIELD,
+        "origin_port",
+    );
+    // SRV carries its own port.
+    parse(dns(
+        json!({"name": "_ssh._tcp.example.com", "type": "SRV"}),
+        None,
+    ))
+    .unwrap();
+}
+
+#[test]
+fn port_range_lengths_must_match() {
+    let range = |origin_port: Value| {
+        json!({"protocol": "tcp/1000-1002", "dns": {"name": "r.example.com"},
+               "origin_dns": {"name": "o.example.com"}, "origin_port": origin_port})
+    };
+    parse(range(json!("2000-2002"))).unwrap();
+    refused(range(json!("2000-2005")), codes::ORIGIN_DNS, "same length");
+    refused(range(json!(2000)), codes::ORIGIN_DNS, "same length");
+    let direct = |uri: &str| json!({"protocol": "tcp/1000-1002", "dns": {"name": "r.example.com"}, "origin_direct": [uri]});
+    parse(direct("tcp://127.0.0.1:2000-2002")).unwrap();
+    refused(
+        direct("tcp://127.0.0.1:2000"),
+        codes::ORIGIN_ADDRESS,
+        "same length",
+    );
+}
+
+#[test]
+fn field_rules_and_enums() {
+    refused(
+        with(json!({"-protocol": null})),
+        codes::INVALID_FIELD,
+        "protocol",
+    );
+    refused(
+        with(json!({"protocol": "tcp/99999"})),
+        codes::PROTOCOL,
+        "protocol",
+    );
+    refused(with(json!({"-dns": null})), codes::INVALID_FIELD, "dns");
+    refused(
+        with(json!({"dns": {"type": "CNAME"}})),
+        codes::INVALID_FIELD,
+        "dns.name",
+    );
+    refused(
+        with(json!({"dns": {"type": "cname", "name": "a.example.com"}})),
+        codes::INVALID_FIELD,
+        "dns.type",
+    );
+    refused(
+        with(json!({"tls": "bogus"})),
+        codes::INVALID_FIELD,
+        "\"full\"",
+    );
+    refused(
+        with(json!({"traffic_type": "worker"})),
+        codes::INVALID_FIELD,
+        "traffic_type",
+    );
+    refused(
+        with(json!({"proxy_protocol": "simple"})),
+        codes::INVALID_FIELD,
+        "proxy_protocol",
+    );
+    refused(
+        with(json!({"argo_smart_routing": true, "traffic_type": "http"})),
+        codes::INVALID_FIELD,
+        "argo",
+    );
+    refused(
+        with(json!({"ip_firewall": "yes"})),
+        codes::INVALID_FIELD,
+        "ip_firewall",
+    );
+    refused(
+        with(json!({"origin_direct": "tcp://127.0.0.1:1"})),
+        codes::INVALID_FIELD,
+        "origin_direct",
+    );
+    refused(
+        with(json!({"virtual_network_id": "x"})),
+        codes::INVALID_FIELD,
+        "virtual_network_id",
+    );
+    let udp = |field: &str, value: &str| {
+        let mut b = with(json!({"protocol": "udp/53", "origin_direct": ["udp://127.0.0.1:53"]}));
+        b[field] = json!(value);
+        b
+    };
+    refused(udp("proxy_protocol", "v1"), codes::INVALID_FIELD, "v1");
+    refused(udp("tls", "full"), codes::INVALID_FIELD, "tls");
+    refused(
+        udp("traffic_type", "https"),
+        codes::INVALID_FIELD,
+        "traffic_type",
+    );
+    parse(udp("proxy_protocol", "simple")).unwrap();
+    parse(udp("proxy_protocol", "v2")).unwrap();
+}
+
+#[test]
+fn unknown_fields_are_named_with_10012() {
+    refused(
+        with(json!({"color": "blue"})),
+        codes::UNKNOWN_FIELD,
+        "\"color\"",
+    );
+    refused(
+        with(json!({"dns": {"name": "a.example.com", "ttl": 1}})),
+        codes::UNKNOWN_FIELD,
+        "dns.ttl",
+    );
+    refused(json!([1, 2]), codes::INVALID_FIELD, "JSON object");
+}
+
+#[test]
+fn dns_type_must_fit_edge_ips() {
+    refused(
+        with(json!({"edge_ips": {"type": "static", "ips": ["127.0.0.1"]}})),
+        codes::EDGE_IPS_TYPE,
+        "dns.type",
+    );
+    refused(
+        with(json!({"dns": {"type": "ADDRESS", "name": "a.example.com"}})),
+        codes::EDGE_IPS_TYPE,
+        "ADDRESS",
+    );
+    // Without dns.type, it follows edge_ips.
+    let config = parse(with(json!({
+        "dns": {"name": "a.example.com"}, "edge_ips": {"type": "static", "ips": ["127.0.0.1"]}
+    })))
+    .unwrap();
+    assert_eq!(config.dns.kind, DnsType::Address);
+    refused(
+        with(json!({"edge_ips": {"type": "dynamic", "connectivity": "both"}})),
+        codes::INVALID_FIELD,
+        "connectivity",
+    );
+    refused(
+        with(
+            json!({"edge_ips": {"type": "static", "ips": ["1.2.3"]}, "dns": {"name": "a.example.com"}}),
+        ),
+        codes::INVALID_FIELD,
+        "1.2.3",
+    );
+}
+
+#[test]
+fn zone_rules() {
+    let policy = Policy::default();
+    parse(base())
+        .unwrap()
+        .check_in_zone(&zone(), None, &policy)
+        .unwrap();
+    let outside = parse(with(json!({"dns": {"name": "ssh.example.org"}}))).unwrap();
+    let err = outside.check_in_zone(&zone(), None, &policy).unwrap_err();
+    assert_eq!(err.code, codes::HOSTNAME_ZONE);
+    let wide = parse(with(json!({
+        "protocol": "tcp/1000-3000", "origin_direct": ["tcp://127.0.0.1:1000-3000"]
+    })))
+    .unwrap();
+    let err = wide.check_in_zone(&zone(), None, &policy).unwrap_err();
+    assert!(err.message.contains("1024"), "{}", err.message);
+    let foreign = parse(with(json!({
+        "dns": {"type": "ADDRESS", "name": "s.example.com"},
+        "edge_ips": {"type": "static", "ips": ["198.51.100.1"]}
+    })))
+    .unwrap();
+    let err = foreign.check_in_zone(&zone(), None, &policy).unwrap_err();
+    assert_eq!(err.code, codes::EDGE_IPS_NOT_ALLOWED);
+}
+
+#[test]
+fn an_update_cannot_change_dns_type() {
+    let t = chrono::Utc::now();
+    let previous = App {
+        id: "1".repeat(32),
+        zone_id: "0".repeat(32),
+        created_on: t,
+        modified_on: t,
+        config: parse(base()).unwrap(),
+    };
+    let now_static = parse(with(json!({
+        "dns": {"type": "ADDRESS", "name": "ssh.example.com"},
+        "edge_ips": {"type": "static", "ips": ["127.0.0.5"]}
+    })))
+    .unwrap();
+    let err = now_static
+        .check_in_zone(&zone(), Some(&previous), &Policy::default())
+        .unwrap_err();
+    assert_eq!(err.code, codes::EDGE_IPS_TYPE);
+    assert!(err.message.contains("delete"), "{}", err.message);
+}

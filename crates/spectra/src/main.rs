@@ -1,0 +1,59 @@
+//! The `spectra` binary: the command line, and wiring the store, API and data plane together.
+
+mod admin;
+mod serve;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "spectra",
+    version,
+    about = "A self-hosted L4 edge proxy with Cloudflare Spectrum's API"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where the store lives; shared by every command that opens it.
+#[derive(clap::Args, Clone)]
+struct DataDir {
+    /// Directory of the embedded store [default: ./spectra-data]
+    #[arg(long, global = true, env = "SPECTRA_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+impl DataDir {
+    fn path(&self) -> PathBuf {
+        self.data_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(serve::DEFAULT_DATA_DIR))
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the API (and the edge) until SIGTERM or Ctrl-C.
+    Serve(serve::ServeArgs),
+    /// Manage zones.
+    #[command(subcommand)]
+    Zone(admin::ZoneCommand),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(admin::TokenCommand),
+    /// Manage users (global API keys).
+    #[command(subcommand)]
+    User(admin::UserCommand),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Zone(cmd) => admin::zone(cmd),
+        Command::Token(cmd) => admin::token(cmd),
+        Command::User(cmd) => admin::user(cmd),
+    }
+}

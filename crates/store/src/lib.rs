@@ -1,0 +1,79 @@
+//! The `Store` trait Spectra's configuration lives behind, and its embedded SQLite implementation.
+//!
+//! Every write bumps one monotonically increasing revision, so a reader can ask for everything
+//! since revision N ([`Store::changes_since`]) and apply it to the [`Snapshot`] it holds.
+//! Methods are blocking; async callers run them on a blocking thread.
+
+mod secret;
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use model::{App, AppConfig, AppListQuery, Changes, Permission, Snapshot, Token, User, Zone};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The zone, app or token does not exist (any more).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The write would break a uniqueness rule; the message says which.
+    #[error("{0}")]
+    Conflict(String),
+    #[error("database error: {0}")]
+    Database(#[from] rusqlite::Error),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("cannot prepare the data directory: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// A page of apps and how many the zone has in all.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppPage {
+    pub apps: Vec<App>,
+    pub total_count: u64,
+}
+
+pub trait Store: Send + Sync + 'static {
+    /// The revision of the last committed write (0 for a new store).
+    fn revision(&self) -> Result<u64>;
+    /// Every zone and app, at one revision.
+    fn snapshot(&self) -> Result<Snapshot>;
+    /// What changed after `revision`, up to the current one.
+    fn changes_since(&self, revision: u64) -> Result<Changes>;
+
+    /// Fails with `Conflict` when a zone of that name exists.
+    fn create_zone(&self, name: &str) -> Result<Zone>;
+    fn zone(&self, id: &str) -> Result<Option<Zone>>;
+    fn zone_by_name(&self, name: &str) -> Result<Option<Zone>>;
+    fn list_zones(&self) -> Result<Vec<Zone>>;
+    /// Deletes the zone and all its apps; false when there was no such zone.
+    fn delete_zone(&self, id: &str) -> Result<bool>;
+
+    fn app(&self, zone_id: &str, app_id: &str) -> Result<Option<App>>;
+    fn list_apps(&self, zone_id: &str, query: &AppListQuery) -> Result<AppPage>;
+    /// Fails with `NotFound("zone")` when the zone is gone.
+    fn create_app(&self, zone_id: &str, config: &AppConfig) -> Result<App>;
+    /// Replaces the whole config, keeps `created_on`. Fails with `NotFound("app")`.
+    fn update_app(&self, zone_id: &str, app_id: &str, config: &AppConfig) -> Result<App>;
+    fn delete_app(&self, zone_id: &str, app_id: &str) -> Result<bool>;
+
+    /// Returns the token and its secret, which is not stored and cannot be shown again.
+    fn create_token(
+        &self,
+        name: &str,
+        permissions: &[Permission],
+        zones: Option<&[String]>,
+    ) -> Result<(Token, String)>;
+    fn list_tokens(&self) -> Result<Vec<Token>>;
+    fn revoke_token(&self, id: &str) -> Result<bool>;
+    /// The token whose secret this is, revoked or not.
+    fn token_by_secret(&self, secret: &str) -> Result<Option<Token>>;
+
+    /// Returns the user and their global API key, which is not stored and cannot be shown again.
+    fn create_user(&self, email: &str) -> Result<(User, String)>;
+    /// The user, if the email exists and the key is theirs.
+    fn user_by_key(&self, email: &str, key: &str) -> Result<Option<User>>;
+}

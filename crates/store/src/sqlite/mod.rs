@@ -1,0 +1,251 @@
+//! The embedded SQLite store: one file in the data dir, WAL, `synchronous=FULL`, versioned migrations.
+
+mod access;
+mod config;
+
+use crate::{secret, Result, Store, StoreError};
+use chrono::{DateTime, SubsecRound, Utc};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+/// Schema versions, applied in order; `PRAGMA user_version` records how many have run.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT INTO meta (key, value) VALUES ('revision', 0);
+CREATE TABLE zones (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    created_on TEXT NOT NULL,
+    modified_on TEXT NOT NULL,
+    revision INTEGER NOT NULL
+);
+CREATE TABLE apps (
+    id TEXT PRIMARY KEY,
+    zone_id TEXT NOT NULL REFERENCES zones (id),
+    protocol TEXT NOT NULL,
+    dns_name TEXT NOT NULL,
+    created_on TEXT NOT NULL,
+    modified_on TEXT NOT NULL,
+    config TEXT NOT NULL,
+    revision INTEGER NOT NULL
+);
+CREATE INDEX apps_zone ON apps (zone_id);
+CREATE INDEX apps_revision ON apps (revision);
+CREATE INDEX zones_revision ON zones (revision);
+CREATE TABLE tombstones (
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    PRIMARY KEY (kind, id)
+);
+CREATE INDEX tombstones_revision ON tombstones (revision);
+CREATE TABLE tokens (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    secret_hash BLOB NOT NULL UNIQUE,
+    permissions TEXT NOT NULL,
+    zones TEXT,
+    revoked INTEGER NOT NULL DEFAULT 0,
+    created_on TEXT NOT NULL
+);
+CREATE TABLE users (
+    id TEXT PRIMARY KEY,
+    email TEXT NOT NULL UNIQUE,
+    key_hash BLOB NOT NULL,
+    created_on TEXT NOT NULL
+);
+"#];
+
+/// The file the store keeps in the data dir.
+pub const DB_FILE: &str = "spectra.db";
+
+/// The SQLite store. One connection per process, serialized by a mutex; other processes (the
+/// CLI while `serve` runs) wait on SQLite's lock for up to `busy_timeout`.
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store in `data_dir`, and brings its schema up to date.
+    pub fn open(data_dir: &Path) -> Result<SqliteStore> {
+        std::fs::create_dir_all(data_dir)?;
+        let mut conn = Connection::open(data_dir.join(DB_FILE))?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        // WAL with synchronous=FULL: a commit is on disk before the API answers, so an
+        // answered write survives kill -9 and power loss alike.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", true)?;
+        migrate(&mut conn)?;
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave a half-done transaction behind (it
+        // rolls back on drop), so a poisoned lock is still safe to use.
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `f` in an immediate (write-locking) transaction and commits it.
+    fn write<T>(&self, f: impl FnOnce(&Transaction) -> Result<T>) -> Result<T> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Runs `f` in a read transaction, so it sees one consistent revision.
+    fn read<T>(&self, f: impl FnOnce(&Transaction) -> Result<T>) -> Result<T> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        f(&tx)
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
+    let version: usize = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version > MIGRATIONS.len() {
+        return Err(StoreError::Corrupt(format!(
+            "the store has schema version {version}, newer than this Spectra knows ({})",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i + 1)?;
+        tracing::info!(version = i + 1, "store migrated");
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Takes the next revision inside a write transaction.
+fn bump_revision(tx: &Transaction) -> Result<u64> {
+    Ok(tx.query_row(
+        "UPDATE meta SET value = value + 1 WHERE key = 'revision' RETURNING value",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
+fn current_revision(tx: &Transaction) -> Result<u64> {
+    Ok(
+        tx.query_row("SELECT value FROM meta WHERE key = 'revision'", [], |r| {
+            r.get(0)
+        })?,
+    )
+}
+
+/// Now, at the microsecond precision timestamps are stored with.
+fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+fn parse_time(text: &str) -> Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Corrupt(format!("timestamp {text:?}: {e}")))
+}
+
+impl Store for SqliteStore {
+    fn revision(&self) -> Result<u64> {
+        self.read(current_revision)
+    }
+
+    fn snapshot(&self) -> Result<model::Snapshot> {
+        self.read(config::snapshot)
+    }
+
+    fn changes_since(&self, revision: u64) -> Result<model::Changes> {
+        self.read(|tx| config::changes_since(tx, revision))
+    }
+
+    fn create_zone(&self, name: &str) -> Result<model::Zone> {
+        self.write(|tx| config::create_zone(tx, name))
+    }
+
+    fn zone(&self, id: &str) -> Result<Option<model::Zone>> {
+        self.read(|tx| config::zone_where(tx, "id", id))
+    }
+
+    fn zone_by_name(&self, name: &str) -> Result<Option<model::Zone>> {
+        self.read(|tx| config::zone_where(tx, "name", &name.to_ascii_lowercase()))
+    }
+
+    fn list_zones(&self) -> Result<Vec<model::Zone>> {
+        self.read(config::list_zones)
+    }
+
+    fn delete_zone(&self, id: &str) -> Result<bool> {
+        self.write(|tx| config::delete_zone(tx, id))
+    }
+
+    fn app(&self, zone_id: &str, app_id: &str) -> Result<Option<model::App>> {
+        self.read(|tx| config::app(tx, zone_id, app_id))
+    }
+
+    fn list_apps(&self, zone_id: &str, query: &model::AppListQuery) -> Result<crate::AppPage> {
+        self.read(|tx| config::list_apps(tx, zone_id, query))
+    }
+
+    fn create_app(&self, zone_id: &str, config: &model::AppConfig) -> Result<model::App> {
+        self.write(|tx| config::create_app(tx, zone_id, config))
+    }
+
+    fn update_app(
+        &self,
+        zone_id: &str,
+        app_id: &str,
+        config: &model::AppConfig,
+    ) -> Result<model::App> {
+        self.write(|tx| config::update_app(tx, zone_id, app_id, config))
+    }
+
+    fn delete_app(&self, zone_id: &str, app_id: &str) -> Result<bool> {
+        self.write(|tx| config::delete_app(tx, zone_id, app_id))
+    }
+
+    fn create_token(
+        &self,
+        name: &str,
+        permissions: &[model::Permission],
+        zones: Option<&[String]>,
+    ) -> Result<(model::Token, String)> {
+        self.write(|tx| access::create_token(tx, name, permissions, zones))
+    }
+
+    fn list_tokens(&self) -> Result<Vec<model::Token>> {
+        self.read(access::list_tokens)
+    }
+
+    fn revoke_token(&self, id: &str) -> Result<bool> {
+        self.write(|tx| access::revoke_token(tx, id))
+    }
+
+    fn token_by_secret(&self, secret: &str) -> Result<Option<model::Token>> {
+        self.read(|tx| access::token_by_secret(tx, secret))
+    }
+
+    fn create_user(&self, email: &str) -> Result<(model::User, String)> {
+        self.write(|tx| access::create_user(tx, email))
+    }
+
+    fn user_by_key(&self, email: &str, key: &str) -> Result<Option<model::User>> {
+        self.read(|tx| access::user_by_key(tx, email, key))
+    }
+}
+
+/// Looks up one row, mapping "no row" to `None`.
+fn optional<T>(r: rusqlite::Result<T>) -> Result<Option<T>> {
+    Ok(r.optional()?)
+}
+
+fn new_id() -> String {
+    secret::new_id()
+}

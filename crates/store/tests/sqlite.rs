@@ -1,0 +1,200 @@
+//! The SQLite store: revisions, changes since a revision, cascades, secrets, and reopening.
+
+use model::{diff, AppChange, AppConfig, AppListQuery, AppOrder, Direction, Permission};
+use serde_json::json;
+use store::{SqliteStore, Store, StoreError};
+
+fn config(name: &str, port: u16) -> AppConfig {
+    AppConfig::from_json(json!({
+        "protocol": format!("tcp/{port}"),
+        "dns": {"type": "CNAME", "name": name},
+        "origin_direct": [format!("tcp://127.0.0.1:{port}")],
+    }))
+    .unwrap()
+}
+
+#[test]
+fn every_write_bumps_the_revision_and_changes_since_replays_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    assert_eq!(store.revision().unwrap(), 0);
+    let zone = store.create_zone("example.com").unwrap();
+    let a = store
+        .create_app(&zone.id, &config("a.example.com", 22))
+        .unwrap();
+    let b = store
+        .create_app(&zone.id, &config("b.example.com", 23))
+        .unwrap();
+    assert_eq!(store.revision().unwrap(), 3);
+
+    let before = store.snapshot().unwrap();
+    assert_eq!(before.apps.len(), 2);
+    let updated = store
+        .update_app(&zone.id, &a.id, &config("a.example.com", 2222))
+        .unwrap();
+    assert_eq!(updated.created_on, a.created_on);
+    assert!(updated.modified_on >= a.modified_on);
+    assert!(store.delete_app(&zone.id, &b.id).unwrap());
+    assert!(!store.delete_app(&zone.id, &b.id).unwrap());
+
+    let changes = store.changes_since(before.revision).unwrap();
+    assert_eq!(changes.revision, 5);
+    assert_eq!(changes.apps.len(), 1);
+    assert_eq!(changes.apps[0].id, a.id);
+    assert_eq!(changes.removed_apps, std::slice::from_ref(&b.id));
+    let after = before.apply(changes);
+    assert_eq!(after, store.snapshot().unwrap());
+
+    let mut changed = Vec::new();
+    let mut removed = Vec::new();
+    for change in diff(&before, &after) {
+        match change {
+            AppChange::Changed { old, new } => {
+                assert_eq!(old.config.protocol.as_str(), "tcp/22");
+                assert_eq!(new.config.protocol.as_str(), "tcp/2222");
+                changed.push(new.id.clone());
+            }
+            AppChange::Removed(app) => removed.push(app.id.clone()),
+            AppChange::Added(app) => panic!("nothing was added, got {}", app.id),
+        }
+    }
+    assert_eq!((changed, removed), (vec![a.id], vec![b.id]));
+    assert!(store.changes_since(after.revision).unwrap().is_empty());
+}
+
+#[test]
+fn deleting_a_zone_deletes_its_apps() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let zone = store.create_zone("example.com").unwrap();
+    let other = store.create_zone("example.org").unwrap();
+    let app = store
+        .create_app(&zone.id, &config("a.example.com", 22))
+        .unwrap();
+    let kept = store
+        .create_app(&other.id, &config("a.example.org", 22))
+        .unwrap();
+    let rev = store.revision().unwrap();
+    assert!(store.delete_zone(&zone.id).unwrap());
+    assert!(store.app(&zone.id, &app.id).unwrap().is_none());
+    assert!(store.app(&other.id, &kept.id).unwrap().is_some());
+    let changes = store.changes_since(rev).unwrap();
+    assert_eq!(changes.removed_apps, [app.id]);
+    assert_eq!(changes.removed_zones, std::slice::from_ref(&zone.id));
+    assert!(matches!(
+        store.create_app(&zone.id, &config("b.example.com", 22)),
+        Err(StoreError::NotFound("zone"))
+    ));
+    assert!(matches!(
+        store.create_zone("example.org"),
+        Err(StoreError::Conflict(_))
+    ));
+}
+
+#[test]
+fn lists_sort_with_id_as_tie_breaker_and_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let zone = store.create_zone("example.com").unwrap();
+    for i in 0..7 {
+        store
+            .create_app(&zone.id, &config("same.example.com", 1000 + i))
+            .unwrap();
+    }
+    let mut seen = Vec::new();
+    for page in 1..=4 {
+        let q = AppListQuery {
+            order: AppOrder::Dns,
+            direction: Direction::Desc,
+            page,
+            per_page: 2,
+        };
+        let p = store.list_apps(&zone.id, &q).unwrap();
+        assert_eq!(p.total_count, 7);
+        seen.extend(p.apps.into_iter().map(|a| a.id));
+    }
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.reverse();
+    assert_eq!(seen.len(), 7);
+    assert_eq!(seen, sorted, "ties are broken by id, in the same direction");
+    let q = AppListQuery {
+        order: AppOrder::Protocol,
+        direction: Direction::Asc,
+        page: 1,
+        per_page: 3,
+    };
+    let protocols: Vec<String> = store
+        .list_apps(&zone.id, &q)
+        .unwrap()
+        .apps
+        .iter()
+        .map(|a| a.config.protocol.as_str().to_owned())
+        .collect();
+    assert_eq!(protocols, ["tcp/1000", "tcp/1001", "tcp/1002"]);
+}
+
+#[test]
+fn secrets_are_stored_only_as_hashes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let (token, secret) = store
+        .create_token(
+            "ci",
+            &[Permission::ZoneSettingsRead],
+            Some(&["a".repeat(32)]),
+        )
+        .unwrap();
+    assert_eq!(secret.len(), 40);
+    let (user, key) = store.create_user("ops@example.com").unwrap();
+    assert_eq!(key.len(), 37);
+    let on_disk = |name: &str| std::fs::read(dir.path().join(name)).unwrap_or_default();
+    for bytes in [on_disk("spectra.db"), on_disk("spectra.db-wal")] {
+        assert!(
+            !bytes.windows(40).any(|w| w == secret.as_bytes()),
+            "token secret stored in clear"
+        );
+        assert!(
+            !bytes.windows(37).any(|w| w == key.as_bytes()),
+            "global key stored in clear"
+        );
+    }
+    assert_eq!(
+        store.token_by_secret(&secret).unwrap().unwrap().id,
+        token.id
+    );
+    assert!(store.token_by_secret("x").unwrap().is_none());
+    let found = store.user_by_key("ops@example.com", &key).unwrap().unwrap();
+    assert_eq!(found.id, user.id);
+    assert!(store
+        .user_by_key("ops@example.com", "wrong")
+        .unwrap()
+        .is_none());
+    assert!(store
+        .user_by_key("nobody@example.com", &key)
+        .unwrap()
+        .is_none());
+    assert!(matches!(
+        store.create_user("ops@example.com"),
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(store.revoke_token(&token.id).unwrap());
+    assert!(store.token_by_secret(&secret).unwrap().unwrap().revoked);
+    assert!(!store.revoke_token(&token.id).unwrap());
+}
+
+#[test]
+fn reopening_keeps_everything_and_migrations_run_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (zone, app) = {
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let zone = store.create_zone("example.com").unwrap();
+        let app = store
+            .create_app(&zone.id, &config("a.example.com", 22))
+            .unwrap();
+        (zone, app)
+    };
+    let store = SqliteStore::open(dir.path()).unwrap();
+    assert_eq!(store.app(&zone.id, &app.id).unwrap(), Some(app));
+    assert_eq!(store.revision().unwrap(), 2);
+}
