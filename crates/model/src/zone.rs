@@ -23,6 +23,10 @@ impl Serialize for Zone {
         map.serialize_entry("type", "full")?;
         map.serialize_entry("development_mode", &0)?;
         map.serialize_entry("name_servers", &[] as &[&str])?;
+        map.serialize_entry("account", &Named { name: "Spectra" })?;
+        map.serialize_entry("owner", &Owner { kind: "user" })?;
+        map.serialize_entry("plan", &Named { name: "Spectra" })?;
+        map.serialize_entry("meta", &Empty {})?;
         map.serialize_entry("original_name_servers", &None::<()>)?;
         map.serialize_entry("created_on", &crate::timestamp(self.created_on))?;
         map.serialize_entry("modified_on", &crate::timestamp(self.modified_on))?;
@@ -30,6 +34,20 @@ impl Serialize for Zone {
         map.end()
     }
 }
+
+#[derive(Serialize)]
+struct Named {
+    name: &'static str,
+}
+
+#[derive(Serialize)]
+struct Owner {
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+#[derive(Serialize)]
+struct Empty {}
 
 /// Checks a new zone's name: a hostname, stored lower-case.
 pub fn normalize_zone_name(name: &str) -> Result<String, crate::Invalid> {

@@ -1,0 +1,231 @@
+// The official npm `cloudflare` SDK (7.x) against a running `spectra serve`.
+// Every client counts the requests it really sends (a wrapped fetch), so a retried error or a
+// pagination loop shows up as a failure.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { randomBytes } from 'node:crypto';
+import Cloudflare from 'cloudflare';
+
+const SPECTRA = process.env.SPECTRA_BIN ?? 'target/debug/spectra';
+const dataDir = mkdtempSync(join(tmpdir(), 'spectra-node-'));
+let server;
+let baseURL;
+let admin;
+let reader;
+let key;
+const email = 'ops@example.com';
+
+const cli = (...args) =>
+  execFileSync(SPECTRA, [...args, '--data-dir', dataDir], { encoding: 'utf8' }).trim().split('\n').pop();
+
+before(async () => {
+  server = spawn(SPECTRA, ['serve', '--data-dir', dataDir, '--api-listen', '127.0.0.1:0'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  const lines = createInterface({ input: server.stdout });
+  const [line] = await new Promise((resolve) => lines.once('line', (l) => resolve([l])));
+  assert.match(line, /^Spectra API listening on /);
+  baseURL = line.replace('Spectra API listening on ', '');
+  key = cli('user', 'create', email);
+  admin = cli('token', 'create', '--permission', 'zone-write', '--permission', 'zone-settings-write');
+  reader = cli('token', 'create', '--permission', 'zone-settings-read');
+});
+
+after(async () => {
+  server.kill('SIGTERM');
+  const code = await new Promise((resolve) => server.once('exit', resolve));
+  assert.equal(code, 0);
+});
+
+/** A client and the list of requests it sent. */
+function counted(auth) {
+  const requests = [];
+  const fetch = (url, init) => {
+    requests.push(`${init?.method ?? 'GET'} ${url}`);
+    return globalThis.fetch(url, init);
+  };
+  return { cf: new Cloudflare({ baseURL, fetch, ...auth }), requests };
+}
+
+async function newZone() {
+  const { cf } = counted({ apiEmail: email, apiKey: key });
+  const name = `z${randomBytes(6).toString('hex')}.example`;
+  const zone = await cf.zones.create({ account: { id: 'ignored' }, name });
+  assert.equal(zone.name, name);
+  assert.equal(zone.id.length, 32);
+  return zone;
+}
+
+const ssh = (zone, name = 'ssh', extra = {}) => ({
+  zone_id: zone.id,
+  protocol: 'tcp/22',
+  dns: { type: 'CNAME', name: `${name}.${zone.name}` },
+  origin_direct: ['tcp://127.0.0.1:2222'],
+  traffic_type: 'direct',
+  ...extra,
+});
+
+test('full lifecycle', async () => {
+  const zone = await newZone();
+  const { cf, requests } = counted({ apiToken: admin });
+  const app = await cf.spectrum.apps.create(
+    ssh(zone, 'ssh', { ip_firewall: true, tls: 'full', proxy_protocol: 'v1', edge_ips: { type: 'dynamic', connectivity: 'ipv6' } }),
+  );
+  assert.equal(app.id.length, 32);
+  assert.equal(app.traffic_type, 'direct');
+  assert.ok(!Number.isNaN(Date.parse(app.created_on)));
+  assert.deepEqual([app.ip_firewall, app.tls, app.proxy_protocol, app.argo_smart_routing], [true, 'full', 'v1', false]);
+  assert.deepEqual(app.edge_ips, { type: 'dynamic', connectivity: 'ipv6' });
+
+  assert.deepEqual(await cf.spectrum.apps.get(app.id, { zone_id: zone.id }), app);
+  const updated = await cf.spectrum.apps.update(app.id, {
+    zone_id: zone.id,
+    protocol: 'tcp/2222',
+    dns: { type: 'CNAME', name: `ssh.${zone.name}` },
+    origin_direct: ['tcp://127.0.0.1:22'],
+  });
+  assert.equal(updated.created_on, app.created_on);
+  assert.ok(updated.modified_on >= app.modified_on);
+  assert.deepEqual([updated.protocol, updated.tls, updated.ip_firewall, updated.traffic_type], ['tcp/2222', 'off', false, 'direct']);
+
+  assert.deepEqual(await cf.spectrum.apps.delete(app.id, { zone_id: zone.id }), { id: app.id });
+  await assert.rejects(cf.spectrum.apps.get(app.id, { zone_id: zone.id }), Cloudflare.NotFoundError);
+  assert.equal(requests.length, 5);
+});
+
+test('every app shape round-trips', async () => {
+  const zone = await newZone();
+  const { cf, requests } = counted({ apiToken: admin });
+  const shapes = [
+    { protocol: 'tcp/3306', dns: { type: 'CNAME', name: `db.${zone.name}` }, traffic_type: 'direct',
+      origin_dns: { name: `origin.${zone.name}`, ttl: 600, type: '' }, origin_port: 3306 },
+    { protocol: 'tcp/1000-1002', dns: { type: 'CNAME', name: `range.${zone.name}` }, traffic_type: 'direct',
+      origin_dns: { name: `origin.${zone.name}` }, origin_port: '2000-2002' },
+    { protocol: 'udp/53', dns: { type: 'ADDRESS', name: `static.${zone.name}` }, traffic_type: 'direct',
+      edge_ips: { type: 'static', ips: ['127.0.0.53', '::1'] }, origin_direct: ['udp://127.0.0.1:5353'], proxy_protocol: 'v2' },
+    { protocol: 'tcp/443', dns: { type: 'CNAME', name: `web.${zone.name}` }, traffic_type: 'http',
+      origin_direct: ['tcp://[::1]:8080'] },
+    { protocol: 'minecraft', dns: { type: 'CNAME', name: `mc.${zone.name}` }, origin_direct: ['tcp://127.0.0.9:25565'] },
+  ];
+  for (const shape of shapes) {
+    const app = await cf.spectrum.apps.create({ zone_id: zone.id, ...shape });
+    for (const [field, sent] of Object.entries(shape)) {
+      assert.deepEqual(app[field], sent, field);
+    }
+    assert.equal(app.traffic_type, shape.traffic_type ?? 'direct');
+  }
+  assert.equal(requests.length, shapes.length);
+});
+
+test('list auto-iterates every app exactly once, in every order', async () => {
+  const zone = await newZone();
+  const { cf, requests } = counted({ apiToken: admin });
+  const ids = new Set();
+  for (let i = 0; i < 45; i++) {
+    ids.add((await cf.spectrum.apps.create(ssh(zone, `h${String(i).padStart(2, '0')}`))).id);
+  }
+  requests.length = 0;
+  const seen = [];
+  for await (const app of cf.spectrum.apps.list({ zone_id: zone.id })) seen.push(app.id);
+  assert.equal(seen.length, 45);
+  assert.deepEqual(new Set(seen), ids);
+  assert.equal(requests.length, 4);
+
+  requests.length = 0;
+  const paged = [];
+  for await (const app of cf.spectrum.apps.list({ zone_id: zone.id, page: 1, per_page: 10 })) paged.push(app.id);
+  assert.deepEqual(new Set(paged), ids);
+  assert.equal(paged.length, 45);
+  assert.equal(requests.length, 6);
+
+  const page = await cf.spectrum.apps.list({ zone_id: zone.id, page: 3, per_page: 20 });
+  assert.equal(page.result.length, 5);
+  assert.equal(page.result_info.total_count, 45);
+  assert.deepEqual((await cf.spectrum.apps.list({ zone_id: zone.id, page: 50 })).result, []);
+
+  const keys = {
+    protocol: (a) => a.protocol,
+    app_id: (a) => a.id,
+    created_on: (a) => a.created_on,
+    modified_on: (a) => a.modified_on,
+    dns: (a) => a.dns.name,
+  };
+  for (const [order, key] of Object.entries(keys)) {
+    for (const direction of ['asc', 'desc']) {
+      const apps = [];
+      for await (const app of cf.spectrum.apps.list({ zone_id: zone.id, order, direction, per_page: 16 })) apps.push(app);
+      assert.equal(new Set(apps.map((a) => a.id)).size, 45);
+      const values = apps.map(key);
+      const sorted = [...values].sort();
+      if (direction === 'desc') sorted.reverse();
+      assert.deepEqual(values, sorted, `${order} ${direction}`);
+    }
+  }
+});
+
+test('protocols', async () => {
+  const zone = await newZone();
+  const { cf, requests } = counted({ apiToken: admin });
+  const protocols = [];
+  for await (const p of cf.spectrum.protocols.list({ zone_id: zone.id })) protocols.push(p);
+  assert.deepEqual(protocols.find((p) => p.name === 'rdp')?.ports, [3389]);
+  assert.equal(requests.length, 1);
+});
+
+test('validation errors are BadRequestError after one request', async () => {
+  const zone = await newZone();
+  const cases = [
+    [{ tls: 'bogus' }, 10001],
+    [{ protocol: 'tcp/0' }, 13002],
+    [{ origin_direct: ['udp://127.0.0.1:22'] }, 11002],
+    [{ dns: { type: 'ADDRESS', name: `a.${zone.name}` } }, 11004],
+    [{ dns: { type: 'CNAME', name: 'a.elsewhere.example' } }, 16001],
+    [{ origin_dns: { name: `o.${zone.name}` } }, 11000],
+    [{ colour: 'blue' }, 10012],
+  ];
+  for (const [change, code] of cases) {
+    const { cf, requests } = counted({ apiToken: admin });
+    const err = await cf.spectrum.apps.create({ ...ssh(zone), ...change }).catch((e) => e);
+    assert.ok(err instanceof Cloudflare.BadRequestError, `${JSON.stringify(change)}: ${err}`);
+    assert.equal(err.status, 400);
+    assert.equal(err.errors[0].code, code, JSON.stringify(change));
+    assert.equal(requests.length, 1);
+  }
+});
+
+test('auth, permission and not-found errors after exactly one request', async () => {
+  const zone = await newZone();
+  const bad = counted({ apiToken: 'not-a-token' });
+  await assert.rejects(bad.cf.spectrum.apps.list({ zone_id: zone.id }), Cloudflare.AuthenticationError);
+  assert.equal(bad.requests.length, 1);
+
+  const none = counted({});
+  await assert.rejects(none.cf.spectrum.apps.list({ zone_id: zone.id }), Cloudflare.AuthenticationError);
+  assert.equal(none.requests.length, 1);
+
+  const read = counted({ apiToken: reader });
+  assert.deepEqual((await read.cf.spectrum.apps.list({ zone_id: zone.id })).result, []);
+  await assert.rejects(read.cf.spectrum.apps.create(ssh(zone)), Cloudflare.PermissionDeniedError);
+  assert.equal(read.requests.length, 2);
+
+  const ok = counted({ apiToken: admin });
+  await assert.rejects(ok.cf.spectrum.apps.get('0'.repeat(32), { zone_id: zone.id }), Cloudflare.NotFoundError);
+  await assert.rejects(ok.cf.spectrum.apps.delete('0'.repeat(32), { zone_id: zone.id }), Cloudflare.NotFoundError);
+  await assert.rejects(ok.cf.spectrum.apps.list({ zone_id: 'f'.repeat(32) }), Cloudflare.NotFoundError);
+  assert.equal(ok.requests.length, 3);
+});
+
+test('a token and a key sent together: one valid credential is enough', async () => {
+  const zone = await newZone();
+  const both = counted({ apiToken: 'stale-token', apiEmail: email, apiKey: key });
+  const app = await both.cf.spectrum.apps.create(ssh(zone));
+  assert.equal(app.dns.name, `ssh.${zone.name}`);
+  const verified = await counted({ apiToken: admin }).cf.user.tokens.verify();
+  assert.equal(verified.status, 'active');
+});
