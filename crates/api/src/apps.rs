@@ -7,10 +7,11 @@ use crate::ApiState;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use model::{
-    AppConfig, AppListQuery, AppOrder, Direction, Permission, Zone, DEFAULT_PER_PAGE, MAX_PER_PAGE,
-    NAMED_PROTOCOLS,
+    assign_edge_addresses, App, AppConfig, AppListQuery, AppOrder, Direction, Permission, Zone,
+    DEFAULT_PER_PAGE, MAX_PER_PAGE, NAMED_PROTOCOLS,
 };
 use serde_json::json;
+use std::net::IpAddr;
 
 pub(crate) fn path<T>(path: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {
     path.map(|Path(p)| p)
@@ -89,6 +90,28 @@ pub async fn get(
     Ok(ok(app.ok_or_else(unknown_app)?))
 }
 
+/// Where the app will listen, checked against every other app of the node. Called with the
+/// app-write lock held, so no other write can take the same sockets before this one commits.
+async fn edge_addresses(
+    state: &ApiState,
+    config: &AppConfig,
+    previous: Option<&App>,
+) -> Result<Vec<IpAddr>, ApiError> {
+    let snapshot = state.store(|s| s.snapshot()).await?;
+    let others: Vec<&App> = snapshot
+        .apps
+        .values()
+        .filter(|app| previous.is_none_or(|p| p.id != app.id))
+        .map(|app| &**app)
+        .collect();
+    Ok(assign_edge_addresses(
+        config,
+        previous,
+        &others,
+        &state.policy,
+    )?)
+}
+
 pub async fn create(
     State(state): State<ApiState>,
     caller: Caller,
@@ -105,8 +128,9 @@ pub async fn create(
     let config = AppConfig::from_json(body?.0)?;
     let _writing = state.app_writes.lock().await;
     config.check_in_zone(&zone, None, &state.policy)?;
+    let edge = edge_addresses(&state, &config, None).await?;
     let app = state
-        .store(move |s| s.create_app(&zone.id, &config))
+        .store(move |s| s.create_app(&zone.id, &config, &edge))
         .await?;
     state.committed.notify_one();
     tracing::info!(app = %app.id, zone = %app.zone_id, protocol = %app.config.protocol.as_str(), by = %caller, "app created");
@@ -130,8 +154,9 @@ pub async fn update(
         .await?
         .ok_or_else(unknown_app)?;
     config.check_in_zone(&zone, Some(&previous), &state.policy)?;
+    let edge = edge_addresses(&state, &config, Some(&previous)).await?;
     let app = state
-        .store(move |s| s.update_app(&zone.id, &app_id, &config))
+        .store(move |s| s.update_app(&zone.id, &app_id, &config, &edge))
         .await?;
     state.committed.notify_one();
     tracing::info!(app = %app.id, zone = %app.zone_id, by = %caller, "app updated");
@@ -154,6 +179,26 @@ pub async fn delete(
     state.committed.notify_one();
     tracing::info!(app = %app_id, zone = %zone_id, by = %caller, "app deleted");
     Ok(ok(json!({ "id": app_id })))
+}
+
+/// `GET .../apps/{app_id}/status` (a Spectra extension): where the app listens, and how each
+/// listener is doing.
+pub async fn status(
+    State(state): State<ApiState>,
+    caller: Caller,
+    ids: Result<Path<(String, String)>, PathRejection>,
+) -> ApiResult {
+    let (zone_id, app_id) = path(ids)?;
+    let zone = zone_for(&state, &caller, &zone_id, Permission::ZoneSettingsRead).await?;
+    identifier(&app_id, "app")?;
+    let app = state
+        .store(move |s| s.app(&zone.id, &app_id))
+        .await?
+        .ok_or_else(unknown_app)?;
+    Ok(ok(json!({
+        "edge_ips": app.edge_addresses,
+        "listeners": state.status.listeners(&app.id),
+    })))
 }
 
 pub async fn protocols(

@@ -12,7 +12,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{StatusCode, Uri};
 use axum::routing::get;
 use axum::Router;
-use model::Policy;
+use model::{Policy, StatusSource};
 use std::future::Future;
 use std::sync::Arc;
 use store::Store;
@@ -30,6 +30,17 @@ pub struct ApiState {
     app_writes: Arc<Mutex<()>>,
     /// Woken after every committed configuration change.
     committed: Arc<Notify>,
+    /// The data plane's view of listeners, for the status extension.
+    status: Arc<dyn StatusSource>,
+}
+
+/// The status of a node without a data plane: no listeners anywhere.
+struct NoDataPlane;
+
+impl StatusSource for NoDataPlane {
+    fn listeners(&self, _app_id: &str) -> Vec<model::ListenerStatus> {
+        Vec::new()
+    }
 }
 
 impl ApiState {
@@ -39,7 +50,14 @@ impl ApiState {
             policy: Arc::new(policy),
             app_writes: Arc::default(),
             committed: Arc::default(),
+            status: Arc::new(NoDataPlane),
         }
+    }
+
+    /// Where `GET .../apps/{id}/status` reads listener states from.
+    pub fn with_status(mut self, status: Arc<dyn StatusSource>) -> Self {
+        self.status = status;
+        self
     }
 
     /// Notified after each configuration change this API commits.
@@ -72,6 +90,10 @@ pub fn router(state: ApiState) -> Router {
         .route(
             "/zones/{zone_id}/spectrum/apps/{app_id}",
             get(apps::get).put(apps::update).delete(apps::delete),
+        )
+        .route(
+            "/zones/{zone_id}/spectrum/apps/{app_id}/status",
+            get(apps::status),
         )
         .route("/zones/{zone_id}/spectrum/protocols", get(apps::protocols))
         .route("/user/tokens/verify", get(zones::verify_token));

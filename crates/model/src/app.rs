@@ -174,6 +174,9 @@ pub struct App {
     pub created_on: DateTime<Utc>,
     pub modified_on: DateTime<Utc>,
     pub config: AppConfig,
+    /// Where the app listens: its static IPs, or the addresses assigned to its hostname.
+    /// Not part of the Cloudflare app object; `GET .../apps/{id}/status` shows it.
+    pub edge_addresses: Vec<IpAddr>,
 }
 
 /// The API's app object: every field, with its value or its documented default.

@@ -20,6 +20,8 @@ pub mod codes {
     pub const EDGE_IPS_TYPE: u32 = 11004;
     /// Static edge IPs outside the addresses this node may serve.
     pub const EDGE_IPS_NOT_ALLOWED: u32 = 11019;
+    /// No address of the edge pool can take the app.
+    pub const EDGE_POOL_EXHAUSTED: u32 = 12005;
     /// `protocol` is malformed or names ports that cannot be served.
     pub const PROTOCOL: u32 = 13002;
     /// `dns.name` lies outside the app's zone.

@@ -3,6 +3,7 @@
 mod access;
 mod app;
 mod choice;
+mod edge;
 mod error;
 pub mod hostname;
 mod list;
@@ -10,6 +11,7 @@ mod parse;
 mod protocol;
 mod rules;
 mod snapshot;
+mod status;
 mod zone;
 
 pub use access::{Permission, Token, User};
@@ -17,11 +19,13 @@ pub use app::{
     App, AppConfig, Connectivity, Dns, DnsType, EdgeIps, Origin, OriginDns, OriginDnsType,
     OriginPort, OriginUri, ProxyProtocol, Tls, TrafficType,
 };
+pub use edge::assign_edge_addresses;
 pub use error::{codes, Invalid};
 pub use list::{AppListQuery, AppOrder, Direction, DEFAULT_PER_PAGE, MAX_PER_PAGE};
 pub use protocol::{NamedProtocol, PortRange, Protocol, Transport, NAMED_PROTOCOLS};
 pub use rules::Policy;
 pub use snapshot::{diff, AppChange, Changes, Snapshot};
+pub use status::{ListenerStatus, StatusSource};
 pub use zone::{normalize_zone_name, Zone};
 
 use chrono::{DateTime, SecondsFormat, Utc};

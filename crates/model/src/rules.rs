@@ -10,6 +10,10 @@ pub struct Policy {
     pub max_ports_per_app: u32,
     /// Where static `edge_ips` may lie.
     pub static_edge_allow: Vec<IpNet>,
+    /// Where dynamic apps get their IPv4 address.
+    pub ipv4_pool: IpNet,
+    /// Where dynamic apps get their IPv6 address.
+    pub ipv6_pool: IpNet,
 }
 
 impl Default for Policy {
@@ -20,6 +24,8 @@ impl Default for Policy {
                 "127.0.0.0/8".parse().expect("literal"),
                 "::1/128".parse().expect("literal"),
             ],
+            ipv4_pool: "127.0.1.0/24".parse().expect("literal"),
+            ipv6_pool: "::1/128".parse().expect("literal"),
         }
     }
 }

@@ -440,6 +440,7 @@ fn an_update_cannot_change_dns_type() {
         created_on: t,
         modified_on: t,
         config: parse(base()).unwrap(),
+        edge_addresses: Vec::new(),
     };
     let now_static = parse(with(json!({
         "dns": {"type": "ADDRESS", "name": "ssh.example.com"},

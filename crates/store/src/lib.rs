@@ -9,6 +9,8 @@ mod sqlite;
 
 pub use sqlite::SqliteStore;
 
+use std::net::IpAddr;
+
 use model::{App, AppConfig, AppListQuery, Changes, Permission, Snapshot, Token, User, Zone};
 
 #[derive(Debug, thiserror::Error)]
@@ -54,10 +56,23 @@ pub trait Store: Send + Sync + 'static {
 
     fn app(&self, zone_id: &str, app_id: &str) -> Result<Option<App>>;
     fn list_apps(&self, zone_id: &str, query: &AppListQuery) -> Result<AppPage>;
-    /// Fails with `NotFound("zone")` when the zone is gone.
-    fn create_app(&self, zone_id: &str, config: &AppConfig) -> Result<App>;
-    /// Replaces the whole config, keeps `created_on`. Fails with `NotFound("app")`.
-    fn update_app(&self, zone_id: &str, app_id: &str, config: &AppConfig) -> Result<App>;
+    /// Stores a new app listening on `edge_addresses`. Fails with `NotFound("zone")` when the
+    /// zone is gone.
+    fn create_app(
+        &self,
+        zone_id: &str,
+        config: &AppConfig,
+        edge_addresses: &[IpAddr],
+    ) -> Result<App>;
+    /// Replaces the whole config and edge addresses, keeps `created_on`. Fails with
+    /// `NotFound("app")`.
+    fn update_app(
+        &self,
+        zone_id: &str,
+        app_id: &str,
+        config: &AppConfig,
+        edge_addresses: &[IpAddr],
+    ) -> Result<App>;
     fn delete_app(&self, zone_id: &str, app_id: &str) -> Result<bool>;
 
     /// Returns the token and its secret, which is not stored and cannot be shown again.

@@ -20,17 +20,17 @@ fn every_write_bumps_the_revision_and_changes_since_replays_it() {
     assert_eq!(store.revision().unwrap(), 0);
     let zone = store.create_zone("example.com").unwrap();
     let a = store
-        .create_app(&zone.id, &config("a.example.com", 22))
+        .create_app(&zone.id, &config("a.example.com", 22), &[])
         .unwrap();
     let b = store
-        .create_app(&zone.id, &config("b.example.com", 23))
+        .create_app(&zone.id, &config("b.example.com", 23), &[])
         .unwrap();
     assert_eq!(store.revision().unwrap(), 3);
 
     let before = store.snapshot().unwrap();
     assert_eq!(before.apps.len(), 2);
     let updated = store
-        .update_app(&zone.id, &a.id, &config("a.example.com", 2222))
+        .update_app(&zone.id, &a.id, &config("a.example.com", 2222), &[])
         .unwrap();
     assert_eq!(updated.created_on, a.created_on);
     assert!(updated.modified_on >= a.modified_on);
@@ -69,10 +69,10 @@ fn deleting_a_zone_deletes_its_apps() {
     let zone = store.create_zone("example.com").unwrap();
     let other = store.create_zone("example.org").unwrap();
     let app = store
-        .create_app(&zone.id, &config("a.example.com", 22))
+        .create_app(&zone.id, &config("a.example.com", 22), &[])
         .unwrap();
     let kept = store
-        .create_app(&other.id, &config("a.example.org", 22))
+        .create_app(&other.id, &config("a.example.org", 22), &[])
         .unwrap();
     let rev = store.revision().unwrap();
     assert!(store.delete_zone(&zone.id).unwrap());
@@ -82,7 +82,7 @@ fn deleting_a_zone_deletes_its_apps() {
     assert_eq!(changes.removed_apps, [app.id]);
     assert_eq!(changes.removed_zones, std::slice::from_ref(&zone.id));
     assert!(matches!(
-        store.create_app(&zone.id, &config("b.example.com", 22)),
+        store.create_app(&zone.id, &config("b.example.com", 22), &[]),
         Err(StoreError::NotFound("zone"))
     ));
     assert!(matches!(
@@ -98,7 +98,7 @@ fn lists_sort_with_id_as_tie_breaker_and_page() {
     let zone = store.create_zone("example.com").unwrap();
     for i in 0..7 {
         store
-            .create_app(&zone.id, &config("same.example.com", 1000 + i))
+            .create_app(&zone.id, &config("same.example.com", 1000 + i), &[])
             .unwrap();
     }
     let mut seen = Vec::new();
@@ -189,12 +189,14 @@ fn reopening_keeps_everything_and_migrations_run_once() {
     let (zone, app) = {
         let store = SqliteStore::open(dir.path()).unwrap();
         let zone = store.create_zone("example.com").unwrap();
+        let edge = ["127.0.1.1".parse().unwrap(), "::1".parse().unwrap()];
         let app = store
-            .create_app(&zone.id, &config("a.example.com", 22))
+            .create_app(&zone.id, &config("a.example.com", 22), &edge)
             .unwrap();
         (zone, app)
     };
     let store = SqliteStore::open(dir.path()).unwrap();
+    assert_eq!(app.edge_addresses.len(), 2);
     assert_eq!(store.app(&zone.id, &app.id).unwrap(), Some(app));
     assert_eq!(store.revision().unwrap(), 2);
 }

@@ -4,10 +4,11 @@ use super::{bump_revision, current_revision, new_id, now, optional, parse_time};
 use crate::{AppPage, Result, StoreError};
 use model::{App, AppConfig, AppListQuery, AppOrder, Changes, Direction, Snapshot, Zone};
 use rusqlite::{params, Row, Transaction};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 const ZONE_COLUMNS: &str = "id, name, created_on, modified_on";
-const APP_COLUMNS: &str = "id, zone_id, created_on, modified_on, config";
+const APP_COLUMNS: &str = "id, zone_id, created_on, modified_on, config, edge_addresses";
 
 fn zone_from_row(row: &Row) -> rusqlite::Result<(String, String, String, String)> {
     Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
@@ -22,7 +23,7 @@ fn to_zone((id, name, created_on, modified_on): (String, String, String, String)
     })
 }
 
-type AppRow = (String, String, String, String, String);
+type AppRow = (String, String, String, String, String, String);
 
 fn app_from_row(row: &Row) -> rusqlite::Result<AppRow> {
     Ok((
@@ -31,10 +32,24 @@ fn app_from_row(row: &Row) -> rusqlite::Result<AppRow> {
         row.get(2)?,
         row.get(3)?,
         row.get(4)?,
+        row.get(5)?,
     ))
 }
 
-fn to_app((id, zone_id, created_on, modified_on, config): AppRow) -> Result<App> {
+fn addresses_text(addresses: &[IpAddr]) -> String {
+    let texts: Vec<String> = addresses.iter().map(IpAddr::to_string).collect();
+    texts.join(",")
+}
+
+fn to_app((id, zone_id, created_on, modified_on, config, addresses): AppRow) -> Result<App> {
+    let edge_addresses = addresses
+        .split(',')
+        .filter(|a| !a.is_empty())
+        .map(|a| {
+            a.parse()
+                .map_err(|e| StoreError::Corrupt(format!("app {id}: edge address {a:?}: {e}")))
+        })
+        .collect::<Result<_>>()?;
     let json =
         serde_json::from_str(&config).map_err(|e| StoreError::Corrupt(format!("app {id}: {e}")))?;
     let config =
@@ -45,6 +60,7 @@ fn to_app((id, zone_id, created_on, modified_on, config): AppRow) -> Result<App>
         id,
         zone_id,
         config,
+        edge_addresses,
     })
 }
 
@@ -187,7 +203,12 @@ fn config_json(config: &AppConfig) -> Result<String> {
     serde_json::to_string(config).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-pub fn create_app(tx: &Transaction, zone_id: &str, config: &AppConfig) -> Result<App> {
+pub fn create_app(
+    tx: &Transaction,
+    zone_id: &str,
+    config: &AppConfig,
+    edge_addresses: &[IpAddr],
+) -> Result<App> {
     if zone_where(tx, "id", zone_id)?.is_none() {
         return Err(StoreError::NotFound("zone"));
     }
@@ -199,10 +220,11 @@ pub fn create_app(tx: &Transaction, zone_id: &str, config: &AppConfig) -> Result
         created_on: t,
         modified_on: t,
         config: config.clone(),
+        edge_addresses: edge_addresses.to_vec(),
     };
     tx.execute(
-        "INSERT INTO apps (id, zone_id, protocol, dns_name, created_on, modified_on, config, revision)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7)",
+        "INSERT INTO apps (id, zone_id, protocol, dns_name, created_on, modified_on, config, revision, edge_addresses)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8)",
         params![
             app.id,
             zone_id,
@@ -210,7 +232,8 @@ pub fn create_app(tx: &Transaction, zone_id: &str, config: &AppConfig) -> Result
             config.dns.name.to_ascii_lowercase(),
             model::timestamp(t),
             config_json(config)?,
-            revision
+            revision,
+            addresses_text(edge_addresses)
         ],
     )?;
     Ok(app)
@@ -221,20 +244,23 @@ pub fn update_app(
     zone_id: &str,
     app_id: &str,
     config: &AppConfig,
+    edge_addresses: &[IpAddr],
 ) -> Result<App> {
     let mut app = app(tx, zone_id, app_id)?.ok_or(StoreError::NotFound("app"))?;
     let revision = bump_revision(tx)?;
     app.modified_on = now().max(app.modified_on);
     app.config = config.clone();
+    app.edge_addresses = edge_addresses.to_vec();
     tx.execute(
-        "UPDATE apps SET protocol = ?1, dns_name = ?2, modified_on = ?3, config = ?4, revision = ?5
-         WHERE id = ?6",
+        "UPDATE apps SET protocol = ?1, dns_name = ?2, modified_on = ?3, config = ?4, revision = ?5,
+         edge_addresses = ?6 WHERE id = ?7",
         params![
             config.protocol.as_str(),
             config.dns.name.to_ascii_lowercase(),
             model::timestamp(app.modified_on),
             config_json(config)?,
             revision,
+            addresses_text(edge_addresses),
             app_id
         ],
     )?;

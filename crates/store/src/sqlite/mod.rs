@@ -6,12 +6,14 @@ mod config;
 use crate::{secret, Result, Store, StoreError};
 use chrono::{DateTime, SubsecRound, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
+use std::net::IpAddr;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how many have run.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT INTO meta (key, value) VALUES ('revision', 0);
 CREATE TABLE zones (
@@ -56,7 +58,10 @@ CREATE TABLE users (
     key_hash BLOB NOT NULL,
     created_on TEXT NOT NULL
 );
-"#];
+"#,
+    // Where each app listens, assigned when it is written: comma-separated IP addresses.
+    "ALTER TABLE apps ADD COLUMN edge_addresses TEXT NOT NULL DEFAULT '';",
+];
 
 /// The file the store keeps in the data dir.
 pub const DB_FILE: &str = "spectra.db";
@@ -194,8 +199,13 @@ impl Store for SqliteStore {
         self.read(|tx| config::list_apps(tx, zone_id, query))
     }
 
-    fn create_app(&self, zone_id: &str, config: &model::AppConfig) -> Result<model::App> {
-        self.write(|tx| config::create_app(tx, zone_id, config))
+    fn create_app(
+        &self,
+        zone_id: &str,
+        config: &model::AppConfig,
+        edge_addresses: &[IpAddr],
+    ) -> Result<model::App> {
+        self.write(|tx| config::create_app(tx, zone_id, config, edge_addresses))
     }
 
     fn update_app(
@@ -203,8 +213,9 @@ impl Store for SqliteStore {
         zone_id: &str,
         app_id: &str,
         config: &model::AppConfig,
+        edge_addresses: &[IpAddr],
     ) -> Result<model::App> {
-        self.write(|tx| config::update_app(tx, zone_id, app_id, config))
+        self.write(|tx| config::update_app(tx, zone_id, app_id, config, edge_addresses))
     }
 
     fn delete_app(&self, zone_id: &str, app_id: &str) -> Result<bool> {
