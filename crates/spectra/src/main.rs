@@ -1,6 +1,7 @@
 //! The `spectra` binary: the command line, and wiring the store, API and data plane together.
 
 mod admin;
+mod follow;
 mod serve;
 
 use clap::{Parser, Subcommand};

@@ -1,0 +1,156 @@
+//! One app's runtime: its settings (swapped whole on a retune; open connections keep theirs),
+//! its listeners (added and removed one socket at a time), and its open connections.
+
+use crate::balancer::{Balancer, Target};
+use crate::listener::{self, Listener};
+use crate::Node;
+use arc_swap::ArcSwap;
+use model::{App, Origin, Transport};
+use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Span;
+
+/// What a connection needs from its app, fixed when it is accepted.
+pub(crate) struct Settings {
+    pub app: Arc<App>,
+    /// The app's origins and their health, shared by the connections of these settings.
+    pub origins: Arc<Mutex<Balancer>>,
+}
+
+impl Settings {
+    fn new(app: Arc<App>) -> Settings {
+        let targets: Vec<Target> = match &app.config.origin {
+            Origin::Direct(uris) => uris
+                .iter()
+                .map(|u| Target::plain(SocketAddr::new(u.ip, u.ports.start)))
+                .collect(),
+            // Resolved by the DNS origin task (not yet wired): no targets means "did not resolve".
+            Origin::Dns(_) => Vec::new(),
+        };
+        Settings {
+            app,
+            origins: Arc::new(Mutex::new(Balancer::new(targets))),
+        }
+    }
+}
+
+/// The parts of an app runtime its listeners and connections share.
+pub(crate) struct AppShared {
+    pub id: String,
+    pub settings: ArcSwap<Settings>,
+    pub connections: TaskTracker,
+    /// Cancelled when the drain timeout of a removed app runs out: closes what is still open.
+    pub kill: CancellationToken,
+    pub node: Arc<Node>,
+    pub span: Span,
+}
+
+pub(crate) struct AppRuntime {
+    shared: Arc<AppShared>,
+    listeners: HashMap<SocketAddr, Listener>,
+}
+
+/// Every edge socket an app listens on: each edge address with each port of its range.
+fn listen_addresses(app: &App) -> BTreeSet<SocketAddr> {
+    if app.config.protocol.transport != Transport::Tcp {
+        return BTreeSet::new();
+    }
+    app.edge_addresses
+        .iter()
+        .flat_map(|ip| {
+            app.config
+                .protocol
+                .ports
+                .ports()
+                .map(|p| SocketAddr::new(*ip, p))
+        })
+        .collect()
+}
+
+impl AppRuntime {
+    pub fn start(app: Arc<App>, node: Arc<Node>) -> AppRuntime {
+        let span = tracing::info_span!("app", app = %app.id, hostname = %app.config.dns.name);
+        let mut runtime = AppRuntime {
+            shared: Arc::new(AppShared {
+                id: app.id.clone(),
+                settings: ArcSwap::from_pointee(Settings::new(app.clone())),
+                connections: TaskTracker::new(),
+                kill: CancellationToken::new(),
+                node,
+                span,
+            }),
+            listeners: HashMap::new(),
+        };
+        if app.config.protocol.transport == Transport::Udp {
+            tracing::warn!(parent: &runtime.shared.span, "UDP apps are not proxied yet");
+        }
+        runtime.rebind(&app);
+        tracing::info!(parent: &runtime.shared.span, listeners = runtime.listeners.len(), "app started");
+        runtime
+    }
+
+    /// New settings for new connections; listeners follow the new addresses, the new ones
+    /// bound before the old ones are released.
+    pub fn update(&mut self, app: Arc<App>) {
+        self.shared
+            .settings
+            .store(Arc::new(Settings::new(app.clone())));
+        self.rebind(&app);
+        tracing::info!(parent: &self.shared.span, listeners = self.listeners.len(), "app updated");
+    }
+
+    fn rebind(&mut self, app: &App) {
+        let wanted = listen_addresses(app);
+        for addr in &wanted {
+            if !self.listeners.contains_key(addr) {
+                let l = listener::start(*addr, self.shared.clone());
+                self.listeners.insert(*addr, l);
+            }
+        }
+        let gone: Vec<SocketAddr> = self
+            .listeners
+            .keys()
+            .filter(|a| !wanted.contains(a))
+            .copied()
+            .collect();
+        for addr in gone {
+            if let Some(l) = self.listeners.remove(&addr) {
+                l.stop();
+            }
+            self.shared
+                .node
+                .status
+                .remove_listener(&self.shared.id, addr, Transport::Tcp);
+        }
+    }
+
+    /// Stops accepting at once, then gives open connections the drain timeout to finish
+    /// before closing them. The returned future completes when the last one is gone.
+    pub fn drain(self) -> impl Future<Output = ()> + Send + 'static {
+        for (_, l) in self.listeners {
+            l.stop();
+        }
+        let shared = self.shared;
+        shared.node.status.remove_app(&shared.id);
+        shared.connections.close();
+        async move {
+            let open = shared.connections.len();
+            if open > 0 {
+                tracing::info!(parent: &shared.span, open, "draining");
+            }
+            let drained =
+                tokio::time::timeout(shared.node.options.drain_timeout, shared.connections.wait())
+                    .await;
+            if drained.is_err() {
+                tracing::info!(parent: &shared.span, open = shared.connections.len(), "drain timeout: closing");
+                shared.kill.cancel();
+                shared.connections.wait().await;
+            }
+            tracing::info!(parent: &shared.span, "app stopped");
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! One proxied TCP connection: pick an origin (failing over within the connect budget), send
+//! the PROXY header, relay both ways, and log how it ended and which side failed.
+
+use crate::access_log::{log_time, ConnectionEvent};
+use crate::app::{AppShared, Settings};
+use crate::balancer::Target;
+use crate::proxy_header;
+use crate::relay::{relay, Side};
+use model::{PortRange, ProxyProtocol, Transport};
+use socket2::{SockRef, TcpKeepalive};
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::sync::OwnedSemaphorePermit;
+use tracing::Instrument;
+
+/// Keepalive on both sides, so dead peers of idle connections are found.
+fn tune(stream: &TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let keepalive = TcpKeepalive::new()
+        .with_time(Duration::from_secs(60))
+        .with_interval(Duration::from_secs(10))
+        .with_retries(6);
+    let _ = SockRef::from(stream).set_tcp_keepalive(&keepalive);
+}
+
+/// The origin port for an edge port: ranges map `start + (edge_port - edge_start)`.
+pub(crate) fn origin_port(base: u16, edge: PortRange, edge_port: u16) -> Option<u16> {
+    if edge.is_range() {
+        base.checked_add(edge_port - edge.start)
+    } else {
+        Some(base)
+    }
+}
+
+/// Cloudflare's event-log status for a failed origin connect.
+fn connect_status(error: &io::Error) -> u16 {
+    match error.kind() {
+        io::ErrorKind::ConnectionRefused => 521,
+        io::ErrorKind::TimedOut => 522,
+        io::ErrorKind::HostUnreachable | io::ErrorKind::NetworkUnreachable => 523,
+        _ => 520,
+    }
+}
+
+/// Cloudflare's event-log status for a relay that failed on `side`.
+fn relay_status(side: Side, error: &io::Error) -> u16 {
+    use io::ErrorKind::*;
+    match (side, error.kind()) {
+        (Side::Client, ConnectionReset) => 499,
+        (Side::Client, BrokenPipe) => 498,
+        (Side::Client, TimedOut) => 497,
+        (Side::Client, HostUnreachable) => 496,
+        (Side::Client, ConnectionRefused) => 495,
+        (Side::Client, _) => 499,
+        (Side::Origin, ConnectionReset) => 444,
+        (Side::Origin, TimedOut) => 445,
+        (Side::Origin, HostUnreachable) => 446,
+        (Side::Origin, BrokenPipe) => 448,
+        (Side::Origin, _) => 447,
+    }
+}
+
+/// An open origin connection, counted in its balancer until dropped.
+struct Active<'a> {
+    settings: &'a Settings,
+    target: Target,
+}
+
+impl Drop for Active<'_> {
+    fn drop(&mut self) {
+        self.settings
+            .origins
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .closed(self.target.addr);
+    }
+}
+
+/// Tries the origins in the balancer's order until one answers, within `budget`, giving each
+/// attempt an equal share of what is left so a black-holing origin cannot eat all of it.
+async fn connect<'a>(
+    settings: &'a Settings,
+    edge: SocketAddr,
+    budget: Duration,
+) -> Result<(TcpStream, SocketAddr, Active<'a>), (u16, Option<SocketAddr>)> {
+    let plan = {
+        let balancer = settings.origins.lock().unwrap_or_else(|e| e.into_inner());
+        balancer.plan(Instant::now(), &mut rand::rng())
+    };
+    if plan.is_empty() {
+        return Err((531, None));
+    }
+    let deadline = Instant::now() + budget;
+    let mut last = (522, None);
+    for (i, target) in plan.iter().enumerate() {
+        let Some(port) = origin_port(
+            target.addr.port(),
+            settings.app.config.protocol.ports,
+            edge.port(),
+        ) else {
+            continue;
+        };
+        let addr = SocketAddr::new(target.addr.ip(), port);
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        let share = left / (plan.len() - i) as u32;
+        let error = match tokio::time::timeout(share, TcpStream::connect(addr)).await {
+            Ok(Ok(stream)) => {
+                settings
+                    .origins
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .connected(target.addr);
+                return Ok((
+                    stream,
+                    addr,
+                    Active {
+                        settings,
+                        target: *target,
+                    },
+                ));
+            }
+            Ok(Err(e)) => e,
+            Err(_) => io::Error::from(io::ErrorKind::TimedOut),
+        };
+        tracing::warn!(origin = %addr, %error, "origin connect failed");
+        settings
+            .origins
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .failed(target.addr, Instant::now());
+        last = (connect_status(&error), Some(addr));
+    }
+    Err(last)
+}
+
+pub(crate) async fn handle(
+    client: TcpStream,
+    peer: SocketAddr,
+    edge: SocketAddr,
+    settings: Arc<Settings>,
+    app: Arc<AppShared>,
+    _permit: OwnedSemaphorePermit,
+) {
+    let span = tracing::debug_span!(parent: &app.span, "connection", client = %peer, %edge);
+    let kill = app.kill.clone();
+    let work = proxy(client, peer, edge, &settings, &app);
+    tokio::select! {
+        () = work.instrument(span) => {}
+        () = kill.cancelled() => {}
+    }
+}
+
+async fn proxy(
+    client: TcpStream,
+    peer: SocketAddr,
+    edge: SocketAddr,
+    settings: &Settings,
+    app: &AppShared,
+) {
+    let connected_at = chrono::Utc::now();
+    tune(&client);
+    let (event, status, origin, client_bytes, origin_bytes) =
+        match connect(settings, edge, app.node.options.connect_timeout).await {
+            Err((status, origin)) => {
+                tracing::warn!(status, "no origin reachable; closing the client connection");
+                ("originError", status, origin, 0, 0)
+            }
+            Ok((stream, origin, _active)) => {
+                tune(&stream);
+                let (status, up, down) = run(&client, stream, peer, edge, settings).await;
+                ("disconnect", status, Some(origin), up, down)
+            }
+        };
+    tracing::debug!(status, client_bytes, origin_bytes, "connection closed");
+    if let Some(log) = &app.node.access_log {
+        let now = chrono::Utc::now();
+        log.write(&ConnectionEvent {
+            timestamp: log_time(now),
+            event,
+            application: app.id.clone(),
+            colo_code: app.node.options.colo.clone(),
+            client_ip: peer.ip(),
+            client_port: peer.port(),
+            client_proto: "tcp",
+            client_bytes,
+            origin_ip: origin.map(|o| o.ip()),
+            origin_port: origin.map(|o| o.port()),
+            origin_proto: "tcp",
+            origin_bytes,
+            connect_timestamp: log_time(connected_at),
+            disconnect_timestamp: log_time(now),
+            ip_protocol: 6,
+            proxy_protocol: settings.app.config.proxy_protocol.as_str(),
+            status,
+        });
+    }
+}
+
+/// Sends the PROXY header (before any client byte: servers like SSH speak first), then relays.
+async fn run(
+    client: &TcpStream,
+    mut origin: TcpStream,
+    peer: SocketAddr,
+    edge: SocketAddr,
+    settings: &Settings,
+) -> (u16, u64, u64) {
+    let header = match settings.app.config.proxy_protocol {
+        ProxyProtocol::V1 => Some(proxy_header::v1(peer, edge)),
+        ProxyProtocol::V2 => Some(proxy_header::v2(Transport::Tcp, peer, edge)),
+        ProxyProtocol::Off | ProxyProtocol::Simple => None,
+    };
+    if let Some(header) = header {
+        if let Err(e) = origin.write_all(&header).await {
+            return (relay_status(Side::Origin, &e), 0, 0);
+        }
+    }
+    let relayed = relay(client, &origin).await;
+    let status = match &relayed.error {
+        None => 200,
+        Some((side, error)) => {
+            tracing::debug!(?side, %error, "relay failed");
+            relay_status(*side, error)
+        }
+    };
+    (status, relayed.client_bytes, relayed.origin_bytes)
+}

@@ -1,0 +1,140 @@
+//! An edge TCP listener: binds one socket (retrying while the port is taken), accepts within
+//! the node's connection limit, and hands each connection the app's current settings.
+
+use crate::app::AppShared;
+use crate::connection;
+use model::Transport;
+use socket2::{Domain, Protocol, Socket, Type};
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+/// How often a listener whose bind failed tries again.
+const BIND_RETRY: Duration = Duration::from_secs(2);
+const LISTEN_BACKLOG: i32 = 4096;
+
+pub(crate) struct Listener {
+    stop: CancellationToken,
+}
+
+impl Listener {
+    /// Stops accepting; the socket closes as soon as the accept loop sees it.
+    pub fn stop(self) {
+        self.stop.cancel();
+    }
+}
+
+fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    TcpListener::from_std(socket.into())
+}
+
+/// Binds `addr` now (so a rebind holds the new socket before the old one is released) and
+/// serves it in a task until stopped.
+pub(crate) fn start(addr: SocketAddr, app: Arc<AppShared>) -> Listener {
+    let stop = CancellationToken::new();
+    let bound = bind(addr);
+    report(&app, addr, &bound);
+    let span = tracing::info_span!(parent: &app.span, "listener", %addr);
+    tokio::spawn(serve(addr, bound, app, stop.clone()).instrument(span));
+    Listener { stop }
+}
+
+fn report(app: &AppShared, addr: SocketAddr, bound: &io::Result<TcpListener>) {
+    let error = bound.as_ref().err().map(|e| e.to_string());
+    if let Some(error) = &error {
+        tracing::warn!(parent: &app.span, %addr, %error, "cannot bind edge listener; retrying");
+    }
+    app.node.status.set(&app.id, addr, Transport::Tcp, error);
+}
+
+async fn serve(
+    addr: SocketAddr,
+    mut bound: io::Result<TcpListener>,
+    app: Arc<AppShared>,
+    stop: CancellationToken,
+) {
+    loop {
+        match bound {
+            Ok(listener) => return accept_loop(addr, listener, &app, &stop).await,
+            Err(_) => {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(BIND_RETRY) => {}
+                }
+                bound = bind(addr);
+                if !stop.is_cancelled() && bound.is_ok() {
+                    report(&app, addr, &bound);
+                }
+            }
+        }
+    }
+}
+
+async fn accept_loop(
+    addr: SocketAddr,
+    listener: TcpListener,
+    app: &Arc<AppShared>,
+    stop: &CancellationToken,
+) {
+    let mut backoff = Duration::ZERO;
+    loop {
+        let accepted = tokio::select! {
+            biased;
+            _ = stop.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((client, peer)) => {
+                backoff = Duration::ZERO;
+                let Ok(permit) = app.node.connections.clone().try_acquire_owned() else {
+                    warn_connection_limit(app);
+                    continue;
+                };
+                let settings = app.settings.load_full();
+                app.connections.spawn(connection::handle(
+                    client,
+                    peer,
+                    addr,
+                    settings,
+                    app.clone(),
+                    permit,
+                ));
+            }
+            Err(error) => {
+                // Out of file descriptors or memory: back off instead of spinning.
+                backoff = (backoff * 2).clamp(Duration::from_millis(5), Duration::from_secs(1));
+                tracing::warn!(%error, backoff_ms = backoff.as_millis() as u64, "accept failed");
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+            }
+        }
+    }
+}
+
+/// Logs that the node-wide limit closed a connection, at most once a second.
+fn warn_connection_limit(app: &AppShared) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    if app.node.limit_warned_at.swap(now, Ordering::Relaxed) != now {
+        tracing::warn!(
+            max_connections = app.node.options.max_connections,
+            "connection limit reached: closing new connections until others finish"
+        );
+    }
+}

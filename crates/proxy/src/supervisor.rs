@@ -1,0 +1,59 @@
+//! The reconciler: diffs each published snapshot against the last one and adds, updates or
+//! drains app runtimes, so a change to one app never touches another's connections.
+
+use crate::app::AppRuntime;
+use crate::Node;
+use model::{diff, AppChange, Snapshot};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+pub(crate) async fn run(
+    node: Arc<Node>,
+    mut snapshots: watch::Receiver<Arc<Snapshot>>,
+    shutdown: CancellationToken,
+) {
+    let mut current = Arc::new(Snapshot::default());
+    let mut apps: HashMap<String, AppRuntime> = HashMap::new();
+    let mut draining = JoinSet::new();
+    loop {
+        let next = snapshots.borrow_and_update().clone();
+        for change in diff(&current, &next) {
+            match change {
+                AppChange::Added(app) => {
+                    apps.insert(app.id.clone(), AppRuntime::start(app, node.clone()));
+                }
+                AppChange::Changed { new, .. } => match apps.get_mut(&new.id) {
+                    Some(runtime) => runtime.update(new),
+                    None => {
+                        apps.insert(new.id.clone(), AppRuntime::start(new, node.clone()));
+                    }
+                },
+                AppChange::Removed(app) => {
+                    if let Some(runtime) = apps.remove(&app.id) {
+                        draining.spawn(runtime.drain());
+                    }
+                }
+            }
+        }
+        tracing::debug!(
+            revision = next.revision,
+            apps = apps.len(),
+            "snapshot applied"
+        );
+        current = next;
+        // Reap finished drains as they end, so the set does not grow.
+        while draining.try_join_next().is_some() {}
+        tokio::select! {
+            changed = snapshots.changed() => if changed.is_err() { break },
+            () = shutdown.cancelled() => break,
+        }
+    }
+    tracing::info!(apps = apps.len(), "stopping every app");
+    for (_, runtime) in apps.drain() {
+        draining.spawn(runtime.drain());
+    }
+    while draining.join_next().await.is_some() {}
+}
