@@ -3,13 +3,14 @@
 
 use crate::balancer::{Balancer, Target};
 use crate::listener::{self, Listener};
-use crate::Node;
+use crate::{dns, Node};
 use arc_swap::ArcSwap;
 use model::{App, Origin, Transport};
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Span;
@@ -19,21 +20,41 @@ pub(crate) struct Settings {
     pub app: Arc<App>,
     /// The app's origins and their health, shared by the connections of these settings.
     pub origins: Arc<Mutex<Balancer>>,
+    /// For `origin_dns`: true once the first resolution was tried.
+    pub resolved: Option<watch::Receiver<bool>>,
 }
 
 impl Settings {
-    fn new(app: Arc<App>) -> Settings {
-        let targets: Vec<Target> = match &app.config.origin {
-            Origin::Direct(uris) => uris
-                .iter()
-                .map(|u| Target::plain(SocketAddr::new(u.ip, u.ports.start)))
-                .collect(),
-            // Resolved by the DNS origin task (not yet wired): no targets means "did not resolve".
-            Origin::Dns(_) => Vec::new(),
-        };
-        Settings {
-            app,
-            origins: Arc::new(Mutex::new(Balancer::new(targets))),
+    fn new(app: Arc<App>, node: &Node, span: &Span) -> Settings {
+        match &app.config.origin {
+            Origin::Direct(uris) => {
+                let targets = uris
+                    .iter()
+                    .map(|u| Target::plain(SocketAddr::new(u.ip, u.ports.start)));
+                Settings {
+                    origins: Arc::new(Mutex::new(Balancer::new(targets))),
+                    app,
+                    resolved: None,
+                }
+            }
+            Origin::Dns(dns) => {
+                let origins = Arc::new(Mutex::new(Balancer::default()));
+                let (ready, resolved) = watch::channel(false);
+                dns::refresh(
+                    node.resolver.clone(),
+                    dns.clone(),
+                    app.config.origin_port.map(|p| p.ports().start),
+                    node.options.origin_dns_max_ttl,
+                    Arc::downgrade(&origins),
+                    ready,
+                    span.clone(),
+                );
+                Settings {
+                    origins,
+                    app,
+                    resolved: Some(resolved),
+                }
+            }
         }
     }
 }
@@ -77,7 +98,7 @@ impl AppRuntime {
         let mut runtime = AppRuntime {
             shared: Arc::new(AppShared {
                 id: app.id.clone(),
-                settings: ArcSwap::from_pointee(Settings::new(app.clone())),
+                settings: ArcSwap::from_pointee(Settings::new(app.clone(), &node, &span)),
                 connections: TaskTracker::new(),
                 kill: CancellationToken::new(),
                 node,
@@ -96,9 +117,8 @@ impl AppRuntime {
     /// New settings for new connections; listeners follow the new addresses, the new ones
     /// bound before the old ones are released.
     pub fn update(&mut self, app: Arc<App>) {
-        self.shared
-            .settings
-            .store(Arc::new(Settings::new(app.clone())));
+        let settings = Settings::new(app.clone(), &self.shared.node, &self.shared.span);
+        self.shared.settings.store(Arc::new(settings));
         self.rebind(&app);
         tracing::info!(parent: &self.shared.span, listeners = self.listeners.len(), "app updated");
     }

@@ -87,6 +87,12 @@ async fn connect<'a>(
     edge: SocketAddr,
     budget: Duration,
 ) -> Result<(TcpStream, SocketAddr, Active<'a>), (u16, Option<SocketAddr>)> {
+    let deadline = Instant::now() + budget;
+    if let Some(resolved) = &settings.resolved {
+        // A connection that arrives while the first answer is on its way waits for it.
+        let mut resolved = resolved.clone();
+        let _ = tokio::time::timeout(budget, resolved.wait_for(|done| *done)).await;
+    }
     let plan = {
         let balancer = settings.origins.lock().unwrap_or_else(|e| e.into_inner());
         balancer.plan(Instant::now(), &mut rand::rng())
@@ -94,7 +100,6 @@ async fn connect<'a>(
     if plan.is_empty() {
         return Err((531, None));
     }
-    let deadline = Instant::now() + budget;
     let mut last = (522, None);
     for (i, target) in plan.iter().enumerate() {
         let Some(port) = origin_port(

@@ -4,6 +4,7 @@ mod access_log;
 mod app;
 pub mod balancer;
 mod connection;
+mod dns;
 mod listener;
 pub mod proxy_header;
 mod relay;
@@ -14,6 +15,7 @@ pub use access_log::{AccessLog, ConnectionEvent};
 pub use status::StatusBoard;
 
 use model::Snapshot;
+use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +33,10 @@ pub struct Options {
     pub max_connections: usize,
     /// `ColoCode` in the connection log.
     pub colo: String,
+    /// The DNS server origin names are resolved with; `None`: the system's (resolv.conf).
+    pub resolver: Option<SocketAddr>,
+    /// Keep origin DNS answers at most this long, whatever the apps' `ttl`.
+    pub origin_dns_max_ttl: Option<Duration>,
 }
 
 impl Default for Options {
@@ -40,6 +46,8 @@ impl Default for Options {
             drain_timeout: Duration::from_secs(30),
             max_connections: 65_536,
             colo: "LOCAL".into(),
+            resolver: None,
+            origin_dns_max_ttl: None,
         }
     }
 }
@@ -50,6 +58,7 @@ pub(crate) struct Node {
     status: Arc<StatusBoard>,
     connections: Arc<Semaphore>,
     access_log: Option<AccessLog>,
+    resolver: hickory_resolver::TokioResolver,
     /// When (unix seconds) the connection-limit warning was last logged.
     limit_warned_at: AtomicU64,
 }
@@ -60,17 +69,23 @@ pub struct DataPlane {
 }
 
 impl DataPlane {
-    pub fn new(options: Options, access_log: Option<AccessLog>) -> DataPlane {
+    /// Fails only when no DNS resolver can be set up (no `--resolver` and no usable resolv.conf).
+    pub fn new(
+        options: Options,
+        access_log: Option<AccessLog>,
+    ) -> Result<DataPlane, hickory_resolver::ResolveError> {
         let connections = Arc::new(Semaphore::new(options.max_connections));
-        DataPlane {
+        let resolver = dns::resolver(options.resolver)?;
+        Ok(DataPlane {
             node: Arc::new(Node {
                 options,
                 status: Arc::default(),
                 connections,
                 access_log,
+                resolver,
                 limit_warned_at: AtomicU64::new(0),
             }),
-        }
+        })
     }
 
     /// Where listener states are reported, for `GET .../apps/{id}/status`.

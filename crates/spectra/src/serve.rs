@@ -55,6 +55,12 @@ pub struct ServeArgs {
     /// JSON-lines connection log, one line per closed connection [default: off].
     #[arg(long)]
     access_log: Option<PathBuf>,
+    /// DNS server (IP:PORT) for origin_dns names [default: the system's, from resolv.conf].
+    #[arg(long)]
+    resolver: Option<SocketAddr>,
+    /// Keep origin DNS answers at most this many seconds, whatever an app's ttl [default: the app's ttl].
+    #[arg(long)]
+    origin_dns_max_ttl: Option<f64>,
 }
 
 impl ServeArgs {
@@ -72,6 +78,8 @@ impl ServeArgs {
             drain_timeout: self.drain_timeout.or(file.drain_timeout),
             max_connections: self.max_connections.or(file.max_connections),
             access_log: self.access_log.or(file.access_log),
+            resolver: self.resolver.or(file.resolver),
+            origin_dns_max_ttl: self.origin_dns_max_ttl.or(file.origin_dns_max_ttl),
         }
     }
 }
@@ -195,7 +203,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         ),
         None => None,
     };
-    let data_plane = proxy::DataPlane::new(settings.options, access_log);
+    let data_plane = proxy::DataPlane::new(settings.options, access_log)
+        .context("cannot set up the DNS resolver for origin_dns (give --resolver)")?;
     let state = api::ApiState::new(store.clone(), settings.policy).with_status(data_plane.status());
     let listener = TcpListener::bind(settings.api_listen)
         .await

@@ -1,5 +1,8 @@
 //! A data plane fed by hand-made snapshots, and origins run inside the test, all on loopback.
+
 #![allow(dead_code)]
+
+pub mod dns_server;
 
 use model::{App, AppConfig, Snapshot};
 use proxy::{DataPlane, Options, StatusBoard};
@@ -26,7 +29,7 @@ impl Edge {
     }
 
     pub fn start_with_log(options: Options, log: Option<proxy::AccessLog>) -> Edge {
-        let plane = DataPlane::new(options, log);
+        let plane = DataPlane::new(options, log).unwrap();
         let status = plane.status();
         let (published, snapshots) = watch::channel(Arc::new(Snapshot::default()));
         let shutdown = CancellationToken::new();
@@ -78,6 +81,8 @@ pub fn options() -> Options {
     Options {
         connect_timeout: Duration::from_secs(2),
         drain_timeout: Duration::from_secs(1),
+        // Nothing here resolves names unless a test says so; never the machine's resolver.
+        resolver: Some(SocketAddr::from(([127, 0, 0, 1], 9))),
         ..Options::default()
     }
 }
