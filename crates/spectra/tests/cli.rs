@@ -1,96 +1,13 @@
 //! The `spectra` binary end to end: CLI administration, `serve` on port 0, durability across
 //! `kill -9`, revocation while serving, the config file, and SIGTERM.
 
+mod common;
+
+use common::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_spectra");
-
-/// Runs a CLI command on `data_dir`; returns stdout, failing the test on a non-zero exit.
-fn cli(data_dir: &Path, args: &[&str]) -> String {
-    let out = cli_result(data_dir, args);
-    assert!(out.0, "spectra {args:?} failed: {}", out.2);
-    out.1
-}
-
-fn cli_result(data_dir: &Path, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(BIN)
-        .args(args)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
-
-fn last_line(text: &str) -> String {
-    text.lines().last().unwrap_or_default().trim().to_owned()
-}
-
-/// A running `spectra serve`, killed when dropped.
-struct Node {
-    child: Child,
-    base: String,
-}
-
-impl Node {
-    fn start(args: &[&str]) -> Node {
-        let mut child = Command::new(BIN)
-            .arg("serve")
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let base = line
-            .trim()
-            .strip_prefix("Spectra API listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
-        Node { child, base }
-    }
-
-    fn on(data_dir: &Path) -> Node {
-        Node::start(&[
-            "--api-listen",
-            "127.0.0.1:0",
-            "--data-dir",
-            data_dir.to_str().unwrap(),
-        ])
-    }
-
-    fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .args([signal, &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn send(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
-    let response = request.send().await.unwrap();
-    (response.status(), response.json().await.unwrap())
-}
 
 fn app(name: &str) -> Value {
     json!({"protocol": "tcp/22", "dns": {"type": "CNAME", "name": name},

@@ -1,0 +1,262 @@
+//! The whole node: apps created through the API carry traffic within a second, come back after
+//! a restart, report their listeners, follow changes made by the CLI, and SIGTERM drains.
+
+mod common;
+
+use common::*;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// An origin that sends `tag` on every connection, then echoes.
+async fn origin(tag: &'static [u8]) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let _ = s.write_all(tag).await;
+                let (mut r, mut w) = s.split();
+                let _ = tokio::io::copy(&mut r, &mut w).await;
+            });
+        }
+    });
+    addr
+}
+
+/// Connects to `addr` until it answers with a tag (or `within` runs out); returns the stream.
+async fn reach(addr: SocketAddr, within: Duration) -> Option<(Vec<u8>, TcpStream)> {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if let Ok(mut s) = TcpStream::connect(addr).await {
+            let mut tag = [0u8; 1];
+            if let Ok(Ok(1)) =
+                tokio::time::timeout(Duration::from_millis(500), s.read(&mut tag)).await
+            {
+                return Some((tag.to_vec(), s));
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    None
+}
+
+struct Setup {
+    zone: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+fn setup(dir: &Path) -> Setup {
+    Setup {
+        zone: last_line(&cli(dir, &["zone", "create", "example.com"])),
+        token: last_line(&cli(
+            dir,
+            &["token", "create", "--permission", "zone-settings-write"],
+        )),
+        http: reqwest::Client::new(),
+    }
+}
+
+impl Setup {
+    async fn call(
+        &self,
+        node: &Node,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .request(
+                method,
+                format!("{}/zones/{}/spectrum/apps{path}", node.base, self.zone),
+            )
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        send(request).await
+    }
+}
+
+fn tcp_app(name: &str, port: u16, origin: SocketAddr) -> Value {
+    json!({"protocol": format!("tcp/{port}"), "dns": {"type": "CNAME", "name": name},
+           "origin_direct": [format!("tcp://{origin}")], "edge_ips": {"type": "dynamic", "connectivity": "ipv4"}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_carries_traffic_within_a_second_and_again_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = setup(dir.path());
+    let o = origin(b"A").await;
+    let pool = ["--edge-ipv4-pool", "127.81.0.0/24"];
+    let mut node = Node::with(dir.path(), &pool);
+    let (status, body) = s
+        .call(
+            &node,
+            reqwest::Method::POST,
+            "",
+            Some(tcp_app("ssh.example.com", 2222, o)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let answered = Instant::now();
+    let edge: SocketAddr = "127.81.0.1:2222".parse().unwrap();
+    let (tag, mut stream) = reach(edge, Duration::from_secs(1))
+        .await
+        .expect("live within 1 s");
+    assert_eq!(tag, b"A");
+    assert!(answered.elapsed() < Duration::from_secs(1));
+    stream.write_all(b"ping").await.unwrap();
+    let mut back = [0u8; 4];
+    stream.read_exact(&mut back).await.unwrap();
+    assert_eq!(&back, b"ping");
+    drop(stream);
+
+    let id = body["result"]["id"].as_str().unwrap().to_owned();
+    let (_, status) = s
+        .call(&node, reqwest::Method::GET, &format!("/{id}/status"), None)
+        .await;
+    assert_eq!(
+        status["result"],
+        json!({"edge_ips": ["127.81.0.1"], "listeners": [{"address": "127.81.0.1:2222", "transport": "tcp", "state": "bound"}]})
+    );
+
+    node.signal("-TERM");
+    assert!(node.child.wait().unwrap().success());
+    let _node = Node::with(dir.path(), &pool);
+    let (tag, _) = reach(edge, Duration::from_secs(2))
+        .await
+        .expect("restored after restart");
+    assert_eq!(tag, b"A");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_moves_new_connections_and_the_cli_can_remove_apps() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = setup(dir.path());
+    let (a, b) = (origin(b"A").await, origin(b"B").await);
+    let node = Node::with(dir.path(), &["--edge-ipv4-pool", "127.82.0.0/24"]);
+    let (_, created) = s
+        .call(
+            &node,
+            reqwest::Method::POST,
+            "",
+            Some(tcp_app("web.example.com", 8080, a)),
+        )
+        .await;
+    let id = created["result"]["id"].as_str().unwrap().to_owned();
+    let edge: SocketAddr = "127.82.0.1:8080".parse().unwrap();
+    let (_, mut old) = reach(edge, Duration::from_secs(1)).await.unwrap();
+    let (status, _) = s
+        .call(
+            &node,
+            reqwest::Method::PUT,
+            &format!("/{id}"),
+            Some(tcp_app("web.example.com", 8080, b)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        let (tag, _) = reach(edge, Duration::from_secs(1)).await.unwrap();
+        if tag == b"B" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the update was not live within 1 s"
+        );
+    }
+    old.write_all(b"x").await.unwrap();
+    let mut back = [0u8; 1];
+    old.read_exact(&mut back).await.unwrap();
+    assert_eq!(&back, b"x", "the open connection kept its origin");
+
+    cli(dir.path(), &["zone", "delete", "example.com"]);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while TcpStream::connect(edge).await.is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "the CLI's change did not reach the edge"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_shows_a_port_held_by_another_program() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = setup(dir.path());
+    let o = origin(b"A").await;
+    let _holder = std::net::TcpListener::bind("127.83.0.9:2200").unwrap();
+    let node = Node::with(dir.path(), &[]);
+    let app = json!({"protocol": "tcp/2200", "dns": {"type": "ADDRESS", "name": "static.example.com"},
+                     "edge_ips": {"type": "static", "ips": ["127.83.0.9", "127.83.0.10"]},
+                     "origin_direct": [format!("tcp://{o}")]});
+    let (status, created) = s.call(&node, reqwest::Method::POST, "", Some(app)).await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let id = created["result"]["id"].as_str().unwrap().to_owned();
+    let (tag, _) = reach("127.83.0.10:2200".parse().unwrap(), Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert_eq!(tag, b"A");
+    let (_, status) = s
+        .call(&node, reqwest::Method::GET, &format!("/{id}/status"), None)
+        .await;
+    let listeners = &status["result"]["listeners"];
+    assert_eq!(listeners[0]["address"], "127.83.0.9:2200");
+    assert_eq!(listeners[0]["state"], "error");
+    assert!(
+        listeners[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("Address already in use"),
+        "{status}"
+    );
+    assert_eq!(listeners[1]["state"], "bound");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_open_connections_and_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = setup(dir.path());
+    let o = origin(b"A").await;
+    let mut node = Node::with(
+        dir.path(),
+        &["--edge-ipv4-pool", "127.84.0.0/24", "--drain-timeout", "5"],
+    );
+    s.call(
+        &node,
+        reqwest::Method::POST,
+        "",
+        Some(tcp_app("d.example.com", 2300, o)),
+    )
+    .await;
+    let (_, mut open) = reach("127.84.0.1:2300".parse().unwrap(), Duration::from_secs(1))
+        .await
+        .unwrap();
+    node.signal("-TERM");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(node.child.try_wait().unwrap().is_none(), "still draining");
+    assert!(
+        TcpStream::connect("127.84.0.1:2300").await.is_err(),
+        "no longer accepting"
+    );
+    open.write_all(b"y").await.unwrap();
+    let mut back = [0u8; 1];
+    open.read_exact(&mut back).await.unwrap();
+    drop(open);
+    let started = Instant::now();
+    let status = node.child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "exits once drained"
+    );
+}
