@@ -17,14 +17,14 @@ use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 use tracing::Instrument;
 
-/// Keepalive on both sides, so dead peers of idle connections are found.
-fn tune(stream: &TcpStream) {
-    let _ = stream.set_nodelay(true);
-    let keepalive = TcpKeepalive::new()
-        .with_time(Duration::from_secs(60))
-        .with_interval(Duration::from_secs(10))
-        .with_retries(6);
-    let _ = SockRef::from(stream).set_tcp_keepalive(&keepalive);
+/// After this long without traffic, TCP keepalive probes check that the peer is still there.
+pub(crate) const KEEPALIVE_IDLE: Duration = Duration::from_secs(60);
+
+/// No Nagle delay, and keepalive, so dead peers of idle connections are found. Client
+/// sockets inherit both from their listener; origin sockets get them here.
+pub(crate) fn tune(socket: SockRef<'_>) {
+    let _ = socket.set_tcp_nodelay(true);
+    let _ = socket.set_tcp_keepalive(&TcpKeepalive::new().with_time(KEEPALIVE_IDLE));
 }
 
 /// The origin port for an edge port: ranges map `start + (edge_port - edge_start)`.
@@ -170,19 +170,20 @@ async fn proxy(
     app: &AppShared,
 ) {
     let connected_at = chrono::Utc::now();
-    tune(&client);
-    let (event, status, origin, client_bytes, origin_bytes) =
-        match connect(settings, edge, app.node.options.connect_timeout).await {
-            Err((status, origin)) => {
-                tracing::warn!(status, "no origin reachable; closing the client connection");
-                ("originError", status, origin, 0, 0)
-            }
-            Ok((stream, origin, _active)) => {
-                tune(&stream);
-                let (status, up, down) = run(&client, stream, peer, edge, settings).await;
-                ("disconnect", status, Some(origin), up, down)
-            }
-        };
+    // Boxed: the connect phase's state would otherwise sit in every connection's task for its
+    // whole life.
+    let connected = Box::pin(connect(settings, edge, app.node.options.connect_timeout)).await;
+    let (event, status, origin, client_bytes, origin_bytes) = match connected {
+        Err((status, origin)) => {
+            tracing::warn!(status, "no origin reachable; closing the client connection");
+            ("originError", status, origin, 0, 0)
+        }
+        Ok((stream, origin, _active)) => {
+            tune(SockRef::from(&stream));
+            let (status, up, down) = run(&client, stream, peer, edge, settings).await;
+            ("disconnect", status, Some(origin), up, down)
+        }
+    };
     tracing::debug!(status, client_bytes, origin_bytes, "connection closed");
     if let Some(log) = &app.node.access_log {
         let now = chrono::Utc::now();

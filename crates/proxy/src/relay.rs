@@ -2,17 +2,23 @@
 //! buffer while a connection is idle.
 //!
 //! Written by hand rather than with `tokio::io::copy_bidirectional`, which keeps two 8 KiB
-//! buffers per connection for its whole life: here a read goes through one per-thread scratch
-//! buffer, and only bytes the peer cannot take yet are kept, in a buffer freed once sent.
+//! buffers per connection for its whole life: here reads go through one per-thread scratch
+//! buffer, only bytes the peer cannot take yet are kept (in a buffer freed once sent), and the
+//! relay is a plain `Future` over the sockets' readiness, a few dozen bytes per connection.
 
 use socket2::SockRef;
 use std::cell::RefCell;
-use std::io;
+use std::future::Future;
+use std::io::{self, Read};
 use std::net::Shutdown;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+use tokio::io::Interest;
 use tokio::net::TcpStream;
 
-const SCRATCH: usize = 64 * 1024;
+const SCRATCH: usize = 128 * 1024;
+/// Reads one direction may do in one poll before it yields to the other and to other tasks.
+const READS_PER_POLL: usize = 16;
 
 thread_local! {
     static SCRATCH_BUF: RefCell<Box<[u8]>> = RefCell::new(vec![0; SCRATCH].into_boxed_slice());
@@ -36,88 +42,154 @@ pub struct Relayed {
     pub error: Option<(Side, io::Error)>,
 }
 
-/// The error of one direction, with the side that failed.
-type Failure = Option<(Side, io::Error)>;
+/// One direction: `from` is read and written to `to`.
+#[derive(Default)]
+struct Direction {
+    /// Bytes read but not yet taken by `to` (empty, and unallocated, almost always).
+    pending: Vec<u8>,
+    moved: u64,
+    done: bool,
+}
 
-/// Copies `from` to `to` until `from` ends, then half-closes `to`; counts bytes in `moved`.
-async fn pump(
-    from: &TcpStream,
-    to: &TcpStream,
-    from_side: Side,
-    to_side: Side,
-    moved: &AtomicU64,
-) -> Failure {
-    let mut pending: Vec<u8> = Vec::new();
-    loop {
-        if let Err(e) = from.readable().await {
-            return Some((from_side, e));
+/// What one read gave.
+enum Got {
+    Data(usize),
+    Eof,
+    NotReady,
+}
+
+/// Reads into `buf`. A short read means the socket is drained, so its readiness is cleared
+/// right away instead of by one more read that would only say "would block".
+fn read_some(from: &TcpStream, buf: &mut [u8]) -> io::Result<Got> {
+    let mut got = 0;
+    let result = from.try_io(Interest::READABLE, || {
+        got = (&*SockRef::from(from)).read(buf)?;
+        if got > 0 && got < buf.len() {
+            Err(io::ErrorKind::WouldBlock.into())
+        } else {
+            Ok(())
         }
-        let step = SCRATCH_BUF.with(|buf| {
-            let buf = &mut buf.borrow_mut()[..];
-            let n = match from.try_read(buf) {
-                Ok(0) => return Ok(None),
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Some(0)),
-                Err(e) => return Err((from_side, e)),
-            };
-            let mut sent = 0;
-            while sent < n {
-                match to.try_write(&buf[sent..n]) {
-                    Ok(w) => sent += w,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(e) => return Err((to_side, e)),
-                }
-            }
-            pending.extend_from_slice(&buf[sent..n]);
-            Ok(Some(n))
-        });
-        match step {
-            // One writer per counter: a plain load and store, no locked instruction.
-            Ok(Some(n)) => moved.store(moved.load(Relaxed) + n as u64, Relaxed),
-            Ok(None) => {
-                // End of stream: pass the FIN on, and let the other direction go on.
-                return match SockRef::from(to).shutdown(Shutdown::Write) {
-                    Ok(()) => None,
-                    Err(e) if e.kind() == io::ErrorKind::NotConnected => None,
-                    Err(e) => Some((to_side, e)),
-                };
-            }
-            Err(failure) => return Some(failure),
-        }
-        // The peer is slow: wait until it takes the rest, then free the buffer.
-        while !pending.is_empty() {
-            if let Err(e) = to.writable().await {
-                return Some((to_side, e));
-            }
-            match to.try_write(&pending) {
-                Ok(w) => {
-                    pending.drain(..w);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => return Some((to_side, e)),
-            }
-        }
-        pending = Vec::new();
+    });
+    match result {
+        Ok(()) if got == 0 => Ok(Got::Eof),
+        Ok(()) => Ok(Got::Data(got)),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock && got > 0 => Ok(Got::Data(got)),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Got::NotReady),
+        Err(e) => Err(e),
     }
 }
 
-/// Relays until both directions have ended, or until either fails (then both are dropped).
-pub async fn relay(client: &TcpStream, origin: &TcpStream) -> Relayed {
-    let (client_bytes, origin_bytes) = (AtomicU64::new(0), AtomicU64::new(0));
-    let up = pump(client, origin, Side::Client, Side::Origin, &client_bytes);
-    let down = pump(origin, client, Side::Origin, Side::Client, &origin_bytes);
-    tokio::pin!(up, down);
-    let (mut up_done, mut down_done) = (false, false);
-    let mut error = None;
-    while error.is_none() && !(up_done && down_done) {
-        error = tokio::select! {
-            e = &mut up, if !up_done => { up_done = true; e }
-            e = &mut down, if !down_done => { down_done = true; e }
-        };
+impl Direction {
+    /// Moves what can be moved now; `Ready` when this direction has ended (or failed).
+    fn poll(
+        &mut self,
+        cx: &mut Context<'_>,
+        from: &TcpStream,
+        to: &TcpStream,
+        sides: (Side, Side),
+    ) -> Poll<Result<(), (Side, io::Error)>> {
+        let (from_side, to_side) = sides;
+        let mut reads = 0;
+        loop {
+            // First hand over what the peer could not take before.
+            while !self.pending.is_empty() {
+                ready!(to.poll_write_ready(cx)).map_err(|e| (to_side, e))?;
+                match to.try_write(&self.pending) {
+                    Ok(n) => {
+                        self.pending.drain(..n);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) => return Poll::Ready(Err((to_side, e))),
+                }
+                if self.pending.is_empty() {
+                    self.pending = Vec::new();
+                }
+            }
+            if reads == READS_PER_POLL {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            ready!(from.poll_read_ready(cx)).map_err(|e| (from_side, e))?;
+            reads += 1;
+            let step = SCRATCH_BUF.with(|buf| -> Result<bool, (Side, io::Error)> {
+                let buf = &mut buf.borrow_mut()[..];
+                let n = match read_some(from, buf).map_err(|e| (from_side, e))? {
+                    Got::Eof => return Ok(true),
+                    Got::NotReady => return Ok(false),
+                    Got::Data(n) => n,
+                };
+                self.moved += n as u64;
+                let mut sent = 0;
+                while sent < n {
+                    match to.try_write(&buf[sent..n]) {
+                        Ok(w) => sent += w,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(e) => return Err((to_side, e)),
+                    }
+                }
+                self.pending.extend_from_slice(&buf[sent..n]);
+                Ok(false)
+            });
+            if step? {
+                // End of stream: pass the FIN on; the other direction goes on.
+                self.done = true;
+                return Poll::Ready(match SockRef::from(to).shutdown(Shutdown::Write) {
+                    Err(e) if e.kind() != io::ErrorKind::NotConnected => Err((to_side, e)),
+                    _ => Ok(()),
+                });
+            }
+        }
     }
+}
+
+/// Relays until both directions have ended, or until either fails.
+struct Relay<'a> {
+    client: &'a TcpStream,
+    origin: &'a TcpStream,
+    up: Direction,
+    down: Direction,
+}
+
+impl Future for Relay<'_> {
+    type Output = Option<(Side, io::Error)>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        if !this.up.done {
+            if let Poll::Ready(Err(failure)) =
+                this.up
+                    .poll(cx, this.client, this.origin, (Side::Client, Side::Origin))
+            {
+                return Poll::Ready(Some(failure));
+            }
+        }
+        if !this.down.done {
+            if let Poll::Ready(Err(failure)) =
+                this.down
+                    .poll(cx, this.origin, this.client, (Side::Origin, Side::Client))
+            {
+                return Poll::Ready(Some(failure));
+            }
+        }
+        if this.up.done && this.down.done {
+            Poll::Ready(None)
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+pub async fn relay(client: &TcpStream, origin: &TcpStream) -> Relayed {
+    let mut relay = Relay {
+        client,
+        origin,
+        up: Direction::default(),
+        down: Direction::default(),
+    };
+    let error = (&mut relay).await;
     Relayed {
-        client_bytes: client_bytes.load(Relaxed),
-        origin_bytes: origin_bytes.load(Relaxed),
+        client_bytes: relay.up.moved,
+        origin_bytes: relay.down.moved,
         error,
     }
 }

@@ -463,3 +463,32 @@ async fn a_port_held_by_another_program_shows_as_a_listener_error() {
     assert_eq!(tag, "E");
     edge.stop().await;
 }
+
+#[tokio::test]
+async fn bulk_data_survives_a_slow_reader_both_ways() {
+    let origin = tagged_echo("127.0.0.1:0", "Z").await;
+    let edge = Edge::start(options());
+    let a = tcp_app('a', 6016, &[origin], &["127.71.14.1"]);
+    edge.publish(&[&a]).await;
+    let (_, stream) = connect_tagged(sa("127.71.14.1:6016"), 1).await;
+    let (mut reader, mut writer) = stream.into_split();
+    let data: Vec<u8> = (0..16 * 1024 * 1024u32)
+        .map(|i| (i * 7 % 251) as u8)
+        .collect();
+    let expected = data.clone();
+    let sender = tokio::spawn(async move {
+        writer.write_all(&data).await.unwrap();
+        writer.shutdown().await.unwrap();
+    });
+    // Nobody reads for a while: every buffer on the way fills and the edge must hold back.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut back = Vec::with_capacity(expected.len());
+    tokio::time::timeout(Duration::from_secs(20), reader.read_to_end(&mut back))
+        .await
+        .unwrap()
+        .unwrap();
+    sender.await.unwrap();
+    assert_eq!(back.len(), expected.len());
+    assert!(back == expected, "bytes changed on the way");
+    edge.stop().await;
+}

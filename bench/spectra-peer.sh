@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Spectra as a peer of the shared bench harness, in the foreground: one app whose static edge
+# IP 127.0.0.1 listens on $LISTEN_PORT (TCP) and relays to 127.0.0.1:$ORIGIN_PORT, created
+# through the API like any user's app. The harness kills the whole session when done.
+set -euo pipefail
+BIN=${SPECTRA_BIN:-$(cd "$(dirname "$0")/.." && pwd)/target/release/spectra}
+D=$(mktemp -d /tmp/bench-spectra.XXXX)
+ZONE=$("$BIN" zone create bench.example --data-dir "$D" | tail -1)
+TOKEN=$("$BIN" token create --permission zone-settings-write --data-dir "$D" | tail -1)
+# The bench sends no names to resolve; --resolver keeps every query on loopback anyway.
+"$BIN" serve --data-dir "$D" --api-listen 127.0.0.1:0 --resolver 127.0.0.1:9 \
+  --max-connections 100000 > "$D/stdout" &
+PID=$!
+trap 'kill "$PID" 2>/dev/null' TERM INT EXIT
+for _ in $(seq 100); do grep -q listening "$D/stdout" 2>/dev/null && break; sleep 0.05; done
+API=$(sed -n 's/^Spectra API listening on //p' "$D/stdout")
+curl -sf -H "Authorization: Bearer $TOKEN" "$API/zones/$ZONE/spectrum/apps" -d "{
+  \"protocol\": \"tcp/$LISTEN_PORT\", \"dns\": {\"type\": \"ADDRESS\", \"name\": \"bench.example\"},
+  \"edge_ips\": {\"type\": \"static\", \"ips\": [\"127.0.0.1\"]},
+  \"origin_direct\": [\"tcp://127.0.0.1:$ORIGIN_PORT\"]}" > /dev/null
+wait "$PID"
