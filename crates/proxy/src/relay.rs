@@ -81,12 +81,14 @@ fn read_some(from: &TcpStream, buf: &mut [u8]) -> io::Result<Got> {
 
 impl Direction {
     /// Moves what can be moved now; `Ready` when this direction has ended (or failed).
+    /// `last`: the other direction has ended, so this one's end closes the relay.
     fn poll(
         &mut self,
         cx: &mut Context<'_>,
         from: &TcpStream,
         to: &TcpStream,
         sides: (Side, Side),
+        last: bool,
     ) -> Poll<Result<(), (Side, io::Error)>> {
         let (from_side, to_side) = sides;
         let mut reads = 0;
@@ -131,8 +133,12 @@ impl Direction {
                 Ok(false)
             });
             if step? {
-                // End of stream: pass the FIN on; the other direction goes on.
                 self.done = true;
+                if last {
+                    // Both ends are done: closing the sockets sends the FIN.
+                    return Poll::Ready(Ok(()));
+                }
+                // End of stream: pass the FIN on; the other direction goes on.
                 return Poll::Ready(match SockRef::from(to).shutdown(Shutdown::Write) {
                     Err(e) if e.kind() != io::ErrorKind::NotConnected => Err((to_side, e)),
                     _ => Ok(()),
@@ -156,18 +162,24 @@ impl Future for Relay<'_> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         if !this.up.done {
-            if let Poll::Ready(Err(failure)) =
-                this.up
-                    .poll(cx, this.client, this.origin, (Side::Client, Side::Origin))
-            {
+            if let Poll::Ready(Err(failure)) = this.up.poll(
+                cx,
+                this.client,
+                this.origin,
+                (Side::Client, Side::Origin),
+                this.down.done,
+            ) {
                 return Poll::Ready(Some(failure));
             }
         }
         if !this.down.done {
-            if let Poll::Ready(Err(failure)) =
-                this.down
-                    .poll(cx, this.origin, this.client, (Side::Origin, Side::Client))
-            {
+            if let Poll::Ready(Err(failure)) = this.down.poll(
+                cx,
+                this.origin,
+                this.client,
+                (Side::Origin, Side::Client),
+                this.up.done,
+            ) {
                 return Poll::Ready(Some(failure));
             }
         }
