@@ -57,6 +57,16 @@ impl AppConfig {
     /// Parses and checks a request body. Unknown fields are refused with 10012 (naming the
     /// first one), wrong JSON types with 10001 (naming the field), and each rule with its code.
     pub fn from_json(body: Value) -> Result<AppConfig, Invalid> {
+        Self::parse(body, true)
+    }
+
+    /// Like [`AppConfig::from_json`], but fields this version does not know are ignored: for
+    /// reading what a server answers, which may be newer.
+    pub fn from_json_lenient(body: Value) -> Result<AppConfig, Invalid> {
+        Self::parse(body, false)
+    }
+
+    fn parse(body: Value, strict: bool) -> Result<AppConfig, Invalid> {
         if !body.is_object() {
             return Err(invalid(
                 "the request body must be a JSON object (an app configuration)",
@@ -70,13 +80,46 @@ impl AppConfig {
             serde_ignored::Deserializer::new(&body, &mut note_unknown),
         )
         .map_err(|e| invalid(format!("{}: {}", e.path(), e.inner())))?;
-        if let Some(field) = unknown.first() {
+        if let Some(field) = unknown.first().filter(|_| strict) {
             return Err(Invalid::new(
                 codes::UNKNOWN_FIELD,
                 format!("json: unknown field \"{field}\""),
             ));
         }
         request.into_config()
+    }
+}
+
+impl App {
+    /// Reads an app object as the API answers it: `id`, `created_on`, `modified_on` and the
+    /// configuration, ignoring fields this version does not know. `zone_id` is the zone it was
+    /// asked from; `edge_addresses` stays empty (the API shows them only in the status extension).
+    pub fn from_api_json(zone_id: &str, mut body: Value) -> Result<App, Invalid> {
+        let object = body
+            .as_object_mut()
+            .ok_or_else(|| invalid("an app must be a JSON object"))?;
+        let mut take = |key: &str| -> Result<String, Invalid> {
+            match object.remove(key) {
+                Some(Value::String(s)) => Ok(s),
+                _ => Err(invalid(format!("{key}: missing from the app object"))),
+            }
+        };
+        let id = take("id")?;
+        let time = |text: String, key: &str| {
+            chrono::DateTime::parse_from_rfc3339(&text)
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .map_err(|e| invalid(format!("{key}: \"{text}\" is not an RFC 3339 time: {e}")))
+        };
+        let created_on = time(take("created_on")?, "created_on")?;
+        let modified_on = time(take("modified_on")?, "modified_on")?;
+        Ok(App {
+            id,
+            zone_id: zone_id.to_owned(),
+            created_on,
+            modified_on,
+            config: AppConfig::from_json_lenient(body)?,
+            edge_addresses: Vec::new(),
+        })
     }
 }
 

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::path::Path;
 use tokio::sync::mpsc;
 
-/// One connection's event. Times are RFC 3339 with nanoseconds.
+/// One connection's (or UDP flow's) event. Times are RFC 3339 with nanoseconds.
 #[derive(Debug, Serialize)]
 pub struct ConnectionEvent {
     #[serde(rename = "Timestamp")]
@@ -38,6 +38,12 @@ pub struct ConnectionEvent {
     /// Bytes from the origin to the edge.
     #[serde(rename = "OriginBytes")]
     pub origin_bytes: u64,
+    /// UDP only: datagrams from the client.
+    #[serde(rename = "ClientPackets", skip_serializing_if = "Option::is_none")]
+    pub client_packets: Option<u64>,
+    /// UDP only: datagrams from the origin.
+    #[serde(rename = "OriginPackets", skip_serializing_if = "Option::is_none")]
+    pub origin_packets: Option<u64>,
     #[serde(rename = "ConnectTimestamp")]
     pub connect_timestamp: String,
     #[serde(rename = "DisconnectTimestamp")]

@@ -3,7 +3,7 @@
 
 use crate::balancer::{Balancer, Target};
 use crate::listener::{self, Listener};
-use crate::{dns, Node};
+use crate::{dns, udp, Node};
 use arc_swap::ArcSwap;
 use model::{App, Origin, Transport};
 use std::collections::{BTreeSet, HashMap};
@@ -73,13 +73,12 @@ pub(crate) struct AppShared {
 pub(crate) struct AppRuntime {
     shared: Arc<AppShared>,
     listeners: HashMap<SocketAddr, Listener>,
+    /// The transport of the listeners.
+    transport: Transport,
 }
 
 /// Every edge socket an app listens on: each edge address with each port of its range.
 fn listen_addresses(app: &App) -> BTreeSet<SocketAddr> {
-    if app.config.protocol.transport != Transport::Tcp {
-        return BTreeSet::new();
-    }
     app.edge_addresses
         .iter()
         .flat_map(|ip| {
@@ -105,10 +104,8 @@ impl AppRuntime {
                 span,
             }),
             listeners: HashMap::new(),
+            transport: app.config.protocol.transport,
         };
-        if app.config.protocol.transport == Transport::Udp {
-            tracing::warn!(parent: &runtime.shared.span, "UDP apps are not proxied yet");
-        }
         runtime.rebind(&app);
         tracing::info!(parent: &runtime.shared.span, listeners = runtime.listeners.len(), "app started");
         runtime
@@ -124,10 +121,25 @@ impl AppRuntime {
     }
 
     fn rebind(&mut self, app: &App) {
+        let transport = app.config.protocol.transport;
+        if transport != self.transport {
+            // tcp/N became udp/N: every socket is a new one.
+            for (addr, l) in self.listeners.drain() {
+                l.stop();
+                self.shared
+                    .node
+                    .status
+                    .remove_listener(&self.shared.id, addr, self.transport);
+            }
+            self.transport = transport;
+        }
         let wanted = listen_addresses(app);
         for addr in &wanted {
             if !self.listeners.contains_key(addr) {
-                let l = listener::start(*addr, self.shared.clone());
+                let l = match transport {
+                    Transport::Tcp => listener::start(*addr, self.shared.clone()),
+                    Transport::Udp => udp::start(*addr, self.shared.clone()),
+                };
                 self.listeners.insert(*addr, l);
             }
         }

@@ -112,8 +112,20 @@ impl Balancer {
 
     /// A connection to `addr` is up: it counts as active, and the origin is healthy again.
     pub fn connected(&mut self, addr: SocketAddr) {
+        self.opened(addr);
+        self.answered(addr);
+    }
+
+    /// A flow to `addr` opened (UDP): it counts as active; its health is not known yet.
+    pub fn opened(&mut self, addr: SocketAddr) {
         if let Some(s) = self.state(addr) {
             s.active += 1;
+        }
+    }
+
+    /// `addr` answered: it is healthy again.
+    pub fn answered(&mut self, addr: SocketAddr) {
+        if let Some(s) = self.state(addr) {
             s.failures = 0;
             s.ejected_until = None;
         }

@@ -200,6 +200,8 @@ async fn proxy(
             origin_port: origin.map(|o| o.port()),
             origin_proto: "tcp",
             origin_bytes,
+            client_packets: None,
+            origin_packets: None,
             connect_timestamp: log_time(connected_at),
             disconnect_timestamp: log_time(now),
             ip_protocol: 6,

@@ -5,11 +5,14 @@ mod app;
 pub mod balancer;
 mod connection;
 mod dns;
+mod flows;
 mod listener;
 pub mod proxy_header;
 mod relay;
+pub mod spp;
 mod status;
 mod supervisor;
+mod udp;
 
 pub use access_log::{AccessLog, ConnectionEvent};
 pub use status::StatusBoard;
@@ -18,7 +21,7 @@ use model::Snapshot;
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{watch, Semaphore};
 use tokio_util::sync::CancellationToken;
 
@@ -37,6 +40,10 @@ pub struct Options {
     pub resolver: Option<SocketAddr>,
     /// Keep origin DNS answers at most this long, whatever the apps' `ttl`.
     pub origin_dns_max_ttl: Option<Duration>,
+    /// A UDP flow with no datagram either way for this long ends.
+    pub udp_idle_timeout: Duration,
+    /// UDP flows the whole node allows; datagrams of new flows beyond it are dropped.
+    pub udp_max_flows: usize,
 }
 
 impl Default for Options {
@@ -48,6 +55,8 @@ impl Default for Options {
             colo: "LOCAL".into(),
             resolver: None,
             origin_dns_max_ttl: None,
+            udp_idle_timeout: Duration::from_secs(60),
+            udp_max_flows: 65_536,
         }
     }
 }
@@ -59,8 +68,28 @@ pub(crate) struct Node {
     connections: Arc<Semaphore>,
     access_log: Option<AccessLog>,
     resolver: hickory_resolver::TokioResolver,
-    /// When (unix seconds) the connection-limit warning was last logged.
+    /// When (unix seconds) a limit warning was last logged.
     limit_warned_at: AtomicU64,
+    udp_flows: Arc<Semaphore>,
+    counters: Arc<Counters>,
+    /// The zero of `now_ms`.
+    epoch: Instant,
+}
+
+impl Node {
+    /// Milliseconds since the node started: the UDP flow tables' clock.
+    pub(crate) fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+}
+
+/// What the data plane dropped.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Datagrams of new UDP flows dropped because the flow limit was reached.
+    pub udp_flows_refused: AtomicU64,
+    /// Origin replies dropped for a missing or wrong Simple Proxy Protocol header.
+    pub spp_malformed: AtomicU64,
 }
 
 /// The data plane of one node.
@@ -75,6 +104,7 @@ impl DataPlane {
         access_log: Option<AccessLog>,
     ) -> Result<DataPlane, hickory_resolver::ResolveError> {
         let connections = Arc::new(Semaphore::new(options.max_connections));
+        let udp_flows = Arc::new(Semaphore::new(options.udp_max_flows));
         let resolver = dns::resolver(options.resolver)?;
         Ok(DataPlane {
             node: Arc::new(Node {
@@ -84,8 +114,16 @@ impl DataPlane {
                 access_log,
                 resolver,
                 limit_warned_at: AtomicU64::new(0),
+                udp_flows,
+                counters: Arc::default(),
+                epoch: Instant::now(),
             }),
         })
+    }
+
+    /// What the data plane has dropped, counted while it runs.
+    pub fn counters(&self) -> Arc<Counters> {
+        self.node.counters.clone()
     }
 
     /// Where listener states are reported, for `GET .../apps/{id}/status`.

@@ -2,7 +2,7 @@
 //! the node's connection limit, and hands each connection the app's current settings.
 
 use crate::app::AppShared;
-use crate::connection;
+use crate::{connection, Node};
 use model::Transport;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
@@ -23,6 +23,10 @@ pub(crate) struct Listener {
 }
 
 impl Listener {
+    pub fn new(stop: CancellationToken) -> Self {
+        Listener { stop }
+    }
+
     /// Stops accepting; the socket closes as soon as the accept loop sees it.
     pub fn stop(self) {
         self.stop.cancel();
@@ -102,7 +106,10 @@ async fn accept_loop(
             Ok((client, peer)) => {
                 backoff = Duration::ZERO;
                 let Ok(permit) = app.node.connections.clone().try_acquire_owned() else {
-                    warn_connection_limit(app);
+                    warn_limit(
+                        &app.node,
+                        "connection limit reached: closing new connections until others finish",
+                    );
                     continue;
                 };
                 let settings = app.settings.load_full();
@@ -128,15 +135,16 @@ async fn accept_loop(
     }
 }
 
-/// Logs that the node-wide limit closed a connection, at most once a second.
-fn warn_connection_limit(app: &AppShared) {
+/// Logs that a node-wide limit turned something away, at most once a second.
+pub(crate) fn warn_limit(node: &Node, what: &'static str) {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    if app.node.limit_warned_at.swap(now, Ordering::Relaxed) != now {
+    if node.limit_warned_at.swap(now, Ordering::Relaxed) != now {
         tracing::warn!(
-            max_connections = app.node.options.max_connections,
-            "connection limit reached: closing new connections until others finish"
+            max_connections = node.options.max_connections,
+            udp_max_flows = node.options.udp_max_flows,
+            "{what}"
         );
     }
 }

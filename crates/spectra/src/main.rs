@@ -1,6 +1,7 @@
 //! The `spectra` binary: the command line, and wiring the store, API and data plane together.
 
 mod admin;
+mod app_cmd;
 mod follow;
 mod serve;
 
@@ -47,6 +48,11 @@ enum Command {
     /// Manage users (global API keys).
     #[command(subcommand)]
     User(admin::UserCommand),
+    /// Manage Spectrum apps over the API (a Spectra node, or Cloudflare).
+    #[command(subcommand)]
+    App(app_cmd::AppCommand),
+    /// List the protocols a zone's apps may name.
+    Protocols(app_cmd::Connection),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -56,5 +62,7 @@ fn main() -> anyhow::Result<()> {
         Command::Zone(cmd) => admin::zone(cmd),
         Command::Token(cmd) => admin::token(cmd),
         Command::User(cmd) => admin::user(cmd),
+        Command::App(cmd) => app_cmd::run(cmd),
+        Command::Protocols(connection) => app_cmd::protocols(connection),
     }
 }

@@ -61,6 +61,12 @@ pub struct ServeArgs {
     /// Keep origin DNS answers at most this many seconds, whatever an app's ttl [default: the app's ttl].
     #[arg(long)]
     origin_dns_max_ttl: Option<f64>,
+    /// Seconds without a datagram either way after which a UDP flow ends [default: 60].
+    #[arg(long)]
+    udp_idle_timeout: Option<f64>,
+    /// UDP flows the node allows in all; new flows beyond it are dropped [default: 65536].
+    #[arg(long)]
+    udp_max_flows: Option<usize>,
 }
 
 impl ServeArgs {
@@ -80,6 +86,8 @@ impl ServeArgs {
             access_log: self.access_log.or(file.access_log),
             resolver: self.resolver.or(file.resolver),
             origin_dns_max_ttl: self.origin_dns_max_ttl.or(file.origin_dns_max_ttl),
+            udp_idle_timeout: self.udp_idle_timeout.or(file.udp_idle_timeout),
+            udp_max_flows: self.udp_max_flows.or(file.udp_max_flows),
         }
     }
 }
@@ -142,6 +150,12 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
             max_connections: args
                 .max_connections
                 .unwrap_or(option_defaults.max_connections),
+            udp_idle_timeout: seconds(
+                args.udp_idle_timeout,
+                option_defaults.udp_idle_timeout,
+                "udp-idle-timeout",
+            )?,
+            udp_max_flows: args.udp_max_flows.unwrap_or(option_defaults.udp_max_flows),
             ..option_defaults
         },
         access_log: args.access_log,

@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 pub struct Edge {
     published: watch::Sender<Arc<Snapshot>>,
     pub status: Arc<StatusBoard>,
+    pub counters: Arc<proxy::Counters>,
     pub shutdown: CancellationToken,
     pub task: Option<JoinHandle<()>>,
 }
@@ -31,12 +32,14 @@ impl Edge {
     pub fn start_with_log(options: Options, log: Option<proxy::AccessLog>) -> Edge {
         let plane = DataPlane::new(options, log).unwrap();
         let status = plane.status();
+        let counters = plane.counters();
         let (published, snapshots) = watch::channel(Arc::new(Snapshot::default()));
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(plane.run(snapshots, shutdown.clone()));
         Edge {
             published,
             status,
+            counters,
             shutdown,
             task: Some(task),
         }
