@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Spectra as a peer of the shared bench harness, in the foreground: one app whose static edge
-# IP 127.0.0.1 listens on $LISTEN_PORT (TCP) and relays to 127.0.0.1:$ORIGIN_PORT, created
-# through the API like any user's app. The harness kills the whole session when done.
+# Spectra as a peer of the shared bench harness, in the foreground: two apps on the static edge
+# IP 127.0.0.1, tcp/$LISTEN_PORT -> 127.0.0.1:$ORIGIN_PORT and udp/$UDP_LISTEN_PORT ->
+# 127.0.0.1:$UDP_ORIGIN_PORT, created through the API like any user's apps. The harness kills
+# the whole session when done.
 set -euo pipefail
 BIN=${SPECTRA_BIN:-$(cd "$(dirname "$0")/.." && pwd)/target/release/spectra}
 D=$(mktemp -d /tmp/bench-spectra.XXXX)
@@ -14,8 +15,12 @@ PID=$!
 trap 'kill "$PID" 2>/dev/null' TERM INT EXIT
 for _ in $(seq 100); do grep -q listening "$D/stdout" 2>/dev/null && break; sleep 0.05; done
 API=$(sed -n 's/^Spectra API listening on //p' "$D/stdout")
-curl -sf -H "Authorization: Bearer $TOKEN" "$API/zones/$ZONE/spectrum/apps" -d "{
-  \"protocol\": \"tcp/$LISTEN_PORT\", \"dns\": {\"type\": \"ADDRESS\", \"name\": \"bench.example\"},
-  \"edge_ips\": {\"type\": \"static\", \"ips\": [\"127.0.0.1\"]},
-  \"origin_direct\": [\"tcp://127.0.0.1:$ORIGIN_PORT\"]}" > /dev/null
+app() { # TRANSPORT LISTEN_PORT ORIGIN_PORT
+  curl -sf -H "Authorization: Bearer $TOKEN" "$API/zones/$ZONE/spectrum/apps" -d "{
+    \"protocol\": \"$1/$2\", \"dns\": {\"type\": \"ADDRESS\", \"name\": \"bench.example\"},
+    \"edge_ips\": {\"type\": \"static\", \"ips\": [\"127.0.0.1\"]},
+    \"origin_direct\": [\"$1://127.0.0.1:$3\"]}" > /dev/null
+}
+app tcp "$LISTEN_PORT" "$ORIGIN_PORT"
+app udp "${UDP_LISTEN_PORT:-$LISTEN_PORT}" "${UDP_ORIGIN_PORT:-$ORIGIN_PORT}"
 wait "$PID"
