@@ -13,6 +13,7 @@ pub mod spp;
 mod status;
 mod supervisor;
 mod udp;
+mod udp_flow;
 
 pub use access_log::{AccessLog, ConnectionEvent};
 pub use status::StatusBoard;

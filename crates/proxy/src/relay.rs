@@ -24,6 +24,12 @@ thread_local! {
     static SCRATCH_BUF: RefCell<Box<[u8]>> = RefCell::new(vec![0; SCRATCH].into_boxed_slice());
 }
 
+/// Runs `f` with this thread's scratch buffer (128 KiB): bytes only pass through it, so no
+/// connection or flow needs a buffer of its own. `f` must not call this again.
+pub(crate) fn with_scratch<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
+    SCRATCH_BUF.with(|buf| f(&mut buf.borrow_mut()[..]))
+}
+
 /// Which end of a relay failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
@@ -113,8 +119,7 @@ impl Direction {
             }
             ready!(from.poll_read_ready(cx)).map_err(|e| (from_side, e))?;
             reads += 1;
-            let step = SCRATCH_BUF.with(|buf| -> Result<bool, (Side, io::Error)> {
-                let buf = &mut buf.borrow_mut()[..];
+            let step = with_scratch(|buf| -> Result<bool, (Side, io::Error)> {
                 let n = match read_some(from, buf).map_err(|e| (from_side, e))? {
                     Got::Eof => return Ok(true),
                     Got::NotReady => return Ok(false),

@@ -1,0 +1,272 @@
+//! One UDP flow: a client's socket to its origin, the task that sends the origin's replies
+//! back, and the line logged when it ends.
+
+use crate::access_log::{log_time, ConnectionEvent};
+use crate::app::{AppShared, Settings};
+use crate::balancer::Target;
+use crate::connection::origin_port;
+use crate::flows::Activity;
+use crate::relay::with_scratch;
+use crate::spp;
+use model::ProxyProtocol;
+use socket2::SockRef;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::net::UdpSocket;
+use tokio::sync::OwnedSemaphorePermit;
+
+/// The largest UDP payload, plus room in front for a Simple Proxy Protocol header.
+pub(crate) const BUF: usize = spp::HEADER_LEN + 65_535;
+/// Datagrams one socket may take in one go before its task yields.
+pub(crate) const BATCH: usize = 64;
+
+/// What the listener and the reply task share of a flow: one allocation per flow.
+pub(crate) struct Flow {
+    /// Connected to the origin.
+    pub socket: UdpSocket,
+    /// The edge socket the client sent to: replies leave from it.
+    listener: Arc<UdpSocket>,
+    client: SocketAddr,
+    origin: SocketAddr,
+    target: Target,
+    pub settings: Arc<Settings>,
+    app: Arc<AppShared>,
+    last_active: AtomicU64,
+    closed: AtomicBool,
+    pub client_bytes: AtomicU64,
+    origin_bytes: AtomicU64,
+    pub client_datagrams: AtomicU64,
+    origin_datagrams: AtomicU64,
+    started: chrono::DateTime<chrono::Utc>,
+}
+
+/// The listener's handle on a flow.
+pub(crate) struct Entry {
+    pub flow: Arc<Flow>,
+    /// The reply task, aborted when the flow ends.
+    replies: tokio::task::AbortHandle,
+    /// The PROXY v2 header still owed to the origin (first datagram only).
+    pub v2_pending: bool,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl Activity for Entry {
+    fn last_active(&self) -> u64 {
+        self.flow.last_active.load(Relaxed)
+    }
+
+    fn is_closed(&self) -> bool {
+        self.flow.closed.load(Relaxed)
+    }
+}
+
+impl Flow {
+    pub fn touch(&self, now: u64) {
+        self.last_active.store(now, Relaxed);
+    }
+
+    /// The origin answered with ICMP port unreachable: eject it, and close the flow so the
+    /// client's next datagram opens a new one (on another origin if there is one).
+    pub fn refused(&self) {
+        self.closed.store(true, Relaxed);
+        let mut origins = self
+            .settings
+            .origins
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        origins.failed(self.target.addr, Instant::now());
+    }
+
+    pub fn origin(&self) -> SocketAddr {
+        self.origin
+    }
+}
+
+/// A socket connected to `origin` (a UDP connect only fixes the peer: no waiting).
+fn connected_socket(origin: SocketAddr) -> io::Result<UdpSocket> {
+    let any: IpAddr = match origin.ip() {
+        IpAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
+        IpAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
+    };
+    let socket = std::net::UdpSocket::bind(SocketAddr::new(any, 0))?;
+    socket.connect(origin)?;
+    socket.set_nonblocking(true)?;
+    UdpSocket::from_std(socket)
+}
+
+/// Opens a flow for a new client: a slot under the node's flow limit, an origin, a connected
+/// socket, and the task that sends the origin's replies back.
+pub(crate) fn open(
+    client: SocketAddr,
+    edge: SocketAddr,
+    listener: &Arc<UdpSocket>,
+    app: &Arc<AppShared>,
+) -> Option<Entry> {
+    let node = &app.node;
+    let Ok(slot) = node.udp_flows.clone().try_acquire_owned() else {
+        node.counters.udp_flows_refused.fetch_add(1, Relaxed);
+        crate::listener::warn_limit(
+            node,
+            "UDP flow limit reached: dropping datagrams of new flows",
+        );
+        return None;
+    };
+    let settings = app.settings.load_full();
+    let plan = {
+        let origins = settings.origins.lock().unwrap_or_else(|e| e.into_inner());
+        origins.plan(Instant::now(), &mut rand::rng())
+    };
+    for target in plan {
+        let Some(port) = origin_port(
+            target.addr.port(),
+            settings.app.config.protocol.ports,
+            edge.port(),
+        ) else {
+            continue;
+        };
+        let origin = SocketAddr::new(target.addr.ip(), port);
+        let socket = match connected_socket(origin) {
+            Ok(s) => s,
+            Err(error) => {
+                tracing::warn!(%origin, %error, "cannot open a UDP socket to the origin");
+                settings
+                    .origins
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .failed(target.addr, Instant::now());
+                continue;
+            }
+        };
+        // Counted as open, not as healthy: a UDP "connect" proves nothing; a reply does.
+        settings
+            .origins
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .opened(target.addr);
+        let v2_pending = settings.app.config.proxy_protocol == ProxyProtocol::V2;
+        let flow = Arc::new(Flow {
+            socket,
+            listener: listener.clone(),
+            client,
+            origin,
+            target,
+            settings,
+            app: app.clone(),
+            last_active: AtomicU64::new(node.now_ms()),
+            closed: AtomicBool::new(false),
+            client_bytes: AtomicU64::new(0),
+            origin_bytes: AtomicU64::new(0),
+            client_datagrams: AtomicU64::new(0),
+            origin_datagrams: AtomicU64::new(0),
+            started: chrono::Utc::now(),
+        });
+        let replies = tokio::spawn(replies(flow.clone())).abort_handle();
+        return Some(Entry {
+            flow,
+            replies,
+            v2_pending,
+            _slot: slot,
+        });
+    }
+    tracing::warn!(%client, "no UDP origin for a new flow; datagram dropped");
+    None
+}
+
+/// The reply half of a flow: origin datagrams back to the client.
+async fn replies(flow: Arc<Flow>) {
+    loop {
+        if flow.socket.readable().await.is_err() {
+            return;
+        }
+        let refused = with_scratch(|buf| {
+            for _ in 0..BATCH {
+                match flow.socket.try_recv(&mut buf[..BUF]) {
+                    Ok(n) => back(&flow, &buf[..n]),
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(error) if error.kind() == io::ErrorKind::ConnectionRefused => return true,
+                    Err(error) => {
+                        tracing::debug!(%error, "UDP receive from origin failed");
+                        break;
+                    }
+                }
+            }
+            false
+        });
+        if refused {
+            flow.refused();
+            return;
+        }
+    }
+}
+
+/// Sends one origin datagram back to the client.
+fn back(flow: &Flow, datagram: &[u8]) {
+    let payload = if flow.settings.app.config.proxy_protocol == ProxyProtocol::Simple {
+        // The origin must echo the client's header; it says where the reply goes.
+        match spp::decode(datagram) {
+            Some((client, _)) if client == flow.client => &datagram[spp::HEADER_LEN..],
+            _ => {
+                flow.app.node.counters.spp_malformed.fetch_add(1, Relaxed);
+                tracing::debug!(client = %flow.client, "reply without a matching Simple Proxy Protocol header dropped");
+                return;
+            }
+        }
+    } else {
+        datagram
+    };
+    flow.touch(flow.app.node.now_ms());
+    flow.origin_bytes.fetch_add(payload.len() as u64, Relaxed);
+    if flow.origin_datagrams.fetch_add(1, Relaxed) == 0 {
+        let mut origins = flow
+            .settings
+            .origins
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        origins.answered(flow.target.addr);
+    }
+    if let Err(error) = SockRef::from(flow.listener.as_ref()).send_to(payload, &flow.client.into())
+    {
+        tracing::debug!(%error, client = %flow.client, "UDP send to client failed");
+    }
+}
+
+/// Ends a flow: stops its reply task and logs it.
+pub(crate) fn end(edge: SocketAddr, entry: Entry) {
+    entry.replies.abort();
+    let flow = &entry.flow;
+    flow.settings
+        .origins
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .closed(flow.target.addr);
+    let refused = flow.closed.load(Relaxed);
+    tracing::debug!(client = %flow.client, %edge, origin = %flow.origin, refused, "UDP flow ended");
+    let Some(log) = &flow.app.node.access_log else {
+        return;
+    };
+    let now = chrono::Utc::now();
+    log.write(&ConnectionEvent {
+        timestamp: log_time(now),
+        event: "disconnect",
+        application: flow.app.id.clone(),
+        colo_code: flow.app.node.options.colo.clone(),
+        client_ip: flow.client.ip(),
+        client_port: flow.client.port(),
+        client_proto: "udp",
+        client_bytes: flow.client_bytes.load(Relaxed),
+        origin_ip: Some(flow.origin.ip()),
+        origin_port: Some(flow.origin.port()),
+        origin_proto: "udp",
+        origin_bytes: flow.origin_bytes.load(Relaxed),
+        client_packets: Some(flow.client_datagrams.load(Relaxed)),
+        origin_packets: Some(flow.origin_datagrams.load(Relaxed)),
+        connect_timestamp: log_time(flow.started),
+        disconnect_timestamp: log_time(now),
+        ip_protocol: 17,
+        proxy_protocol: flow.settings.app.config.proxy_protocol.as_str(),
+        status: if refused { 521 } else { 200 },
+    });
+}
