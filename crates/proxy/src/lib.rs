@@ -3,6 +3,7 @@
 mod access_log;
 mod app;
 pub mod balancer;
+mod batch;
 mod connection;
 mod dns;
 mod flows;

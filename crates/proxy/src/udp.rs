@@ -3,24 +3,27 @@
 //! the timeout; replies go back from the edge address and port the client sent to.
 
 use crate::app::AppShared;
+use crate::batch::{self, with_slots, Slots};
 use crate::flows::FlowTable;
 use crate::listener::Listener;
-use crate::relay::with_scratch;
-use crate::udp_flow::{end, open, Entry, BATCH, BUF};
+use crate::udp_flow::{end, open, Entry};
 use crate::{proxy_header, spp};
 use model::{ProxyProtocol, Transport};
-use socket2::{Domain, Protocol, SockRef, Socket, Type};
+use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 const BIND_RETRY: Duration = Duration::from_secs(2);
 const SWEEP: Duration = Duration::from_millis(500);
+/// Batches one listener may take in one go before its task yields.
+const ROUNDS: usize = 4;
 
 fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
@@ -95,23 +98,20 @@ async fn relay(
                 continue;
             },
         }
-        // Datagrams pass through the thread's scratch buffer, with room in front for an SPP header.
-        with_scratch(|buf| {
-            for _ in 0..BATCH {
-                match socket.try_recv_from(&mut buf[spp::HEADER_LEN..BUF]) {
-                    Ok((n, client)) => forward(
-                        &mut buf[..spp::HEADER_LEN + n],
-                        client,
-                        edge,
-                        &socket,
-                        &mut flows,
-                        app,
-                    ),
+        // Datagrams arrive in batches in the thread's slots, with room in front for an SPP header.
+        with_slots(|slots| {
+            for _ in 0..ROUNDS {
+                let n = match socket.try_io(Interest::READABLE, || batch::recv(&*socket, slots)) {
+                    Ok(n) => n,
                     Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
                     Err(error) => {
                         tracing::debug!(%error, "UDP receive failed");
                         break;
                     }
+                };
+                forward(slots, n, edge, &socket, &mut flows, app);
+                if n < batch::SLOTS {
+                    break;
                 }
             }
         });
@@ -122,17 +122,43 @@ async fn relay(
     }
 }
 
-/// Sends one client datagram (after `spp::HEADER_LEN` bytes of room in `buf`) to its flow's
-/// origin, opening the flow first if the client is new.
+/// Sends the `n` received datagrams to their flows' origins, opening flows for new clients;
+/// consecutive datagrams of one client go out in one system call.
 fn forward(
-    buf: &mut [u8],
-    client: SocketAddr,
+    slots: &mut Slots,
+    n: usize,
     edge: SocketAddr,
     listener: &Arc<UdpSocket>,
     flows: &mut FlowTable<Entry>,
     app: &Arc<AppShared>,
 ) {
     let now = app.node.now_ms();
+    let mut first = 0;
+    while first < n {
+        let client = slots.from[first];
+        let mut last = first + 1;
+        while last < n && slots.from[last] == client {
+            last += 1;
+        }
+        if let Some(client) = client {
+            forward_run(slots, first..last, client, edge, listener, flows, app, now);
+        }
+        first = last;
+    }
+}
+
+/// Sends the datagrams in slots `run`, all from `client`.
+#[allow(clippy::too_many_arguments)]
+fn forward_run(
+    slots: &mut Slots,
+    run: std::ops::Range<usize>,
+    client: SocketAddr,
+    edge: SocketAddr,
+    listener: &Arc<UdpSocket>,
+    flows: &mut FlowTable<Entry>,
+    app: &Arc<AppShared>,
+    now: u64,
+) {
     if flows.get(&client, now).is_none() {
         if let Some(stale) = flows.remove(&client) {
             end(edge, stale);
@@ -146,26 +172,41 @@ fn forward(
         return;
     };
     let flow = &*entry.flow;
-    let payload_len = buf.len() - spp::HEADER_LEN;
     flow.touch(now);
-    flow.client_bytes.fetch_add(payload_len as u64, Relaxed);
-    flow.client_datagrams.fetch_add(1, Relaxed);
-    let sent = match flow.settings.app.config.proxy_protocol {
-        ProxyProtocol::Simple => {
-            let header: &mut [u8; spp::HEADER_LEN] = (&mut buf[..spp::HEADER_LEN])
+    flow.client_datagrams.fetch_add(run.len() as u64, Relaxed);
+    let bytes: usize = run.clone().map(|i| slots.len[i]).sum();
+    flow.client_bytes.fetch_add(bytes as u64, Relaxed);
+    let mode = flow.settings.app.config.proxy_protocol;
+    let mut run = run;
+    let mut sent = Ok(0);
+    if mode == ProxyProtocol::V2 && entry.v2_pending {
+        // The first datagram of the flow carries the PROXY v2 header.
+        entry.v2_pending = false;
+        let mut datagram = proxy_header::v2(Transport::Udp, client, edge);
+        datagram.extend_from_slice(&slots.slot(run.start)[batch::HEADROOM..]);
+        sent = batch::send(&flow.socket, &[&datagram]);
+        run.start += 1;
+    }
+    if mode == ProxyProtocol::Simple {
+        for i in run.clone() {
+            let header: &mut [u8; spp::HEADER_LEN] = (&mut slots.slot(i)[..spp::HEADER_LEN])
                 .try_into()
                 .expect("header room");
             spp::encode(client, edge, header);
-            send(&flow.socket, buf)
         }
-        ProxyProtocol::V2 if entry.v2_pending => {
-            entry.v2_pending = false;
-            let mut datagram = proxy_header::v2(Transport::Udp, client, edge);
-            datagram.extend_from_slice(&buf[spp::HEADER_LEN..]);
-            send(&flow.socket, &datagram)
+    }
+    if sent.is_ok() && !run.is_empty() {
+        let skip = if mode == ProxyProtocol::Simple {
+            0
+        } else {
+            batch::HEADROOM
+        };
+        let mut datagrams: [&[u8]; batch::SLOTS] = [&[]; batch::SLOTS];
+        for (k, i) in run.clone().enumerate() {
+            datagrams[k] = slots.datagram(i, skip);
         }
-        _ => send(&flow.socket, &buf[spp::HEADER_LEN..]),
-    };
+        sent = batch::send(&flow.socket, &datagrams[..run.len()]);
+    }
     if let Err(error) = sent {
         if error.kind() == io::ErrorKind::ConnectionRefused {
             flow.refused();
@@ -173,11 +214,4 @@ fn forward(
             tracing::debug!(%error, origin = %flow.origin(), "UDP send to origin failed");
         }
     }
-}
-
-/// Sends one datagram on a connected socket now, or not at all: a full socket buffer drops it,
-/// as the network would. (Straight to the socket: tokio's `try_send` says "would block" until
-/// the runtime has seen a new socket become writable, which would drop every flow's first datagram.)
-fn send(socket: &UdpSocket, datagram: &[u8]) -> io::Result<usize> {
-    SockRef::from(socket).send(datagram)
 }

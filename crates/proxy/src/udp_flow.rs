@@ -4,24 +4,22 @@
 use crate::access_log::{log_time, ConnectionEvent};
 use crate::app::{AppShared, Settings};
 use crate::balancer::Target;
+use crate::batch::{self, with_slots, Slots};
 use crate::connection::origin_port;
 use crate::flows::Activity;
-use crate::relay::with_scratch;
 use crate::spp;
 use model::ProxyProtocol;
-use socket2::SockRef;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Instant;
+use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::sync::OwnedSemaphorePermit;
 
-/// The largest UDP payload, plus room in front for a Simple Proxy Protocol header.
-pub(crate) const BUF: usize = spp::HEADER_LEN + 65_535;
-/// Datagrams one socket may take in one go before its task yields.
-pub(crate) const BATCH: usize = 64;
+/// Batches one flow may take in one go before its task yields.
+const ROUNDS: usize = 4;
 
 /// What the listener and the reply task share of a flow: one allocation per flow.
 pub(crate) struct Flow {
@@ -175,51 +173,72 @@ pub(crate) fn open(
     None
 }
 
-/// The reply half of a flow: origin datagrams back to the client.
+/// The reply half of a flow: origin datagrams back to the client, in batches.
 async fn replies(flow: Arc<Flow>) {
     loop {
         if flow.socket.readable().await.is_err() {
             return;
         }
-        let refused = with_scratch(|buf| {
-            for _ in 0..BATCH {
-                match flow.socket.try_recv(&mut buf[..BUF]) {
-                    Ok(n) => back(&flow, &buf[..n]),
-                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(error) if error.kind() == io::ErrorKind::ConnectionRefused => return true,
-                    Err(error) => {
-                        tracing::debug!(%error, "UDP receive from origin failed");
-                        break;
-                    }
+        let outcome = with_slots(|slots| {
+            for _ in 0..ROUNDS {
+                let n = match flow
+                    .socket
+                    .try_io(Interest::READABLE, || batch::recv(&flow.socket, slots))
+                {
+                    Ok(n) => n,
+                    Err(error) => return Err(error),
+                };
+                back(&flow, slots, n);
+                if n < batch::SLOTS {
+                    break;
                 }
             }
-            false
+            Ok(())
         });
-        if refused {
-            flow.refused();
-            return;
+        match outcome {
+            Err(error) if error.kind() == io::ErrorKind::ConnectionRefused => {
+                flow.refused();
+                return;
+            }
+            Err(error) if error.kind() != io::ErrorKind::WouldBlock => {
+                tracing::debug!(%error, "UDP receive from origin failed");
+            }
+            _ => {}
         }
     }
 }
 
-/// Sends one origin datagram back to the client.
-fn back(flow: &Flow, datagram: &[u8]) {
-    let payload = if flow.settings.app.config.proxy_protocol == ProxyProtocol::Simple {
-        // The origin must echo the client's header; it says where the reply goes.
-        match spp::decode(datagram) {
-            Some((client, _)) if client == flow.client => &datagram[spp::HEADER_LEN..],
-            _ => {
-                flow.app.node.counters.spp_malformed.fetch_add(1, Relaxed);
-                tracing::debug!(client = %flow.client, "reply without a matching Simple Proxy Protocol header dropped");
-                return;
+/// Sends `n` received origin datagrams back to the client (SPP: checked and stripped).
+fn back(flow: &Flow, slots: &Slots, n: usize) {
+    let spp = flow.settings.app.config.proxy_protocol == ProxyProtocol::Simple;
+    let mut payloads: [&[u8]; batch::SLOTS] = [&[]; batch::SLOTS];
+    let mut count = 0;
+    let mut bytes = 0;
+    for i in 0..n {
+        let datagram = slots.datagram(i, batch::HEADROOM);
+        let payload = if spp {
+            // The origin must echo the client's header; it says where the reply goes.
+            match spp::decode(datagram) {
+                Some((client, _)) if client == flow.client => &datagram[spp::HEADER_LEN..],
+                _ => {
+                    flow.app.node.counters.spp_malformed.fetch_add(1, Relaxed);
+                    tracing::debug!(client = %flow.client, "reply without a matching Simple Proxy Protocol header dropped");
+                    continue;
+                }
             }
-        }
-    } else {
-        datagram
-    };
+        } else {
+            datagram
+        };
+        payloads[count] = payload;
+        count += 1;
+        bytes += payload.len();
+    }
+    if count == 0 {
+        return;
+    }
     flow.touch(flow.app.node.now_ms());
-    flow.origin_bytes.fetch_add(payload.len() as u64, Relaxed);
-    if flow.origin_datagrams.fetch_add(1, Relaxed) == 0 {
+    flow.origin_bytes.fetch_add(bytes as u64, Relaxed);
+    if flow.origin_datagrams.fetch_add(count as u64, Relaxed) == 0 {
         let mut origins = flow
             .settings
             .origins
@@ -227,8 +246,7 @@ fn back(flow: &Flow, datagram: &[u8]) {
             .unwrap_or_else(|e| e.into_inner());
         origins.answered(flow.target.addr);
     }
-    if let Err(error) = SockRef::from(flow.listener.as_ref()).send_to(payload, &flow.client.into())
-    {
+    if let Err(error) = batch::send_to(flow.listener.as_ref(), flow.client, &payloads[..count]) {
         tracing::debug!(%error, client = %flow.client, "UDP send to client failed");
     }
 }
