@@ -5,11 +5,12 @@ use crate::balancer::{Balancer, Target};
 use crate::listener::{self, Listener};
 use crate::{dns, udp, Node};
 use arc_swap::ArcSwap;
-use model::{App, Origin, Transport};
+use model::{App, Origin, PortRange, Transport};
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -24,7 +25,35 @@ pub(crate) struct Settings {
     pub resolved: Option<watch::Receiver<bool>>,
 }
 
+/// The origin port for an edge port: ranges map `start + (edge_port - edge_start)`.
+pub(crate) fn origin_port(base: u16, edge: PortRange, edge_port: u16) -> Option<u16> {
+    if edge.is_range() {
+        base.checked_add(edge_port - edge.start)
+    } else {
+        Some(base)
+    }
+}
+
 impl Settings {
+    /// The app's origins and their health, locked.
+    pub fn balancer(&self) -> MutexGuard<'_, Balancer> {
+        // A panic elsewhere cannot leave the balancer inconsistent: use it anyway.
+        self.origins.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The origins to try for a connection or flow on `edge_port`, in order, each with the
+    /// address its port maps to.
+    pub fn plan(&self, edge_port: u16) -> Vec<(Target, SocketAddr)> {
+        let plan = self.balancer().plan(Instant::now(), &mut rand::rng());
+        let edge = self.app.config.protocol.ports;
+        plan.into_iter()
+            .filter_map(|t| {
+                origin_port(t.addr.port(), edge, edge_port)
+                    .map(|p| (t, SocketAddr::new(t.addr.ip(), p)))
+            })
+            .collect()
+    }
+
     fn new(app: Arc<App>, node: &Node, span: &Span) -> Settings {
         match &app.config.origin {
             Origin::Direct(uris) => {

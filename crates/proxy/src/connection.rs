@@ -6,7 +6,7 @@ use crate::app::{AppShared, Settings};
 use crate::balancer::Target;
 use crate::proxy_header;
 use crate::relay::{relay, Side};
-use model::{PortRange, ProxyProtocol, Transport};
+use model::{ProxyProtocol, Transport};
 use socket2::{SockRef, TcpKeepalive};
 use std::io;
 use std::net::SocketAddr;
@@ -25,15 +25,6 @@ pub(crate) const KEEPALIVE_IDLE: Duration = Duration::from_secs(60);
 pub(crate) fn tune(socket: SockRef<'_>) {
     let _ = socket.set_tcp_nodelay(true);
     let _ = socket.set_tcp_keepalive(&TcpKeepalive::new().with_time(KEEPALIVE_IDLE));
-}
-
-/// The origin port for an edge port: ranges map `start + (edge_port - edge_start)`.
-pub(crate) fn origin_port(base: u16, edge: PortRange, edge_port: u16) -> Option<u16> {
-    if edge.is_range() {
-        base.checked_add(edge_port - edge.start)
-    } else {
-        Some(base)
-    }
 }
 
 /// Cloudflare's event-log status for a failed origin connect.
@@ -72,11 +63,7 @@ struct Active<'a> {
 
 impl Drop for Active<'_> {
     fn drop(&mut self) {
-        self.settings
-            .origins
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .closed(self.target.addr);
+        self.settings.balancer().closed(self.target.addr);
     }
 }
 
@@ -93,23 +80,12 @@ async fn connect<'a>(
         let mut resolved = resolved.clone();
         let _ = tokio::time::timeout(budget, resolved.wait_for(|done| *done)).await;
     }
-    let plan = {
-        let balancer = settings.origins.lock().unwrap_or_else(|e| e.into_inner());
-        balancer.plan(Instant::now(), &mut rand::rng())
-    };
+    let plan = settings.plan(edge.port());
     if plan.is_empty() {
         return Err((531, None));
     }
     let mut last = (522, None);
-    for (i, target) in plan.iter().enumerate() {
-        let Some(port) = origin_port(
-            target.addr.port(),
-            settings.app.config.protocol.ports,
-            edge.port(),
-        ) else {
-            continue;
-        };
-        let addr = SocketAddr::new(target.addr.ip(), port);
+    for (i, &(target, addr)) in plan.iter().enumerate() {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             break;
@@ -117,29 +93,14 @@ async fn connect<'a>(
         let share = left / (plan.len() - i) as u32;
         let error = match tokio::time::timeout(share, TcpStream::connect(addr)).await {
             Ok(Ok(stream)) => {
-                settings
-                    .origins
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .connected(target.addr);
-                return Ok((
-                    stream,
-                    addr,
-                    Active {
-                        settings,
-                        target: *target,
-                    },
-                ));
+                settings.balancer().connected(target.addr);
+                return Ok((stream, addr, Active { settings, target }));
             }
             Ok(Err(e)) => e,
             Err(_) => io::Error::from(io::ErrorKind::TimedOut),
         };
         tracing::warn!(origin = %addr, %error, "origin connect failed");
-        settings
-            .origins
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .failed(target.addr, Instant::now());
+        settings.balancer().failed(target.addr, Instant::now());
         last = (connect_status(&error), Some(addr));
     }
     Err(last)

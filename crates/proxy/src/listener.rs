@@ -1,5 +1,6 @@
-//! An edge TCP listener: binds one socket (retrying while the port is taken), accepts within
-//! the node's connection limit, and hands each connection the app's current settings.
+//! Edge listeners: binding a socket (retrying while the port is taken) for TCP and UDP alike,
+//! and the TCP accept loop, which admits connections within the node's limit and hands each
+//! the app's current settings.
 
 use crate::app::AppShared;
 use crate::{connection, Node};
@@ -23,10 +24,6 @@ pub(crate) struct Listener {
 }
 
 impl Listener {
-    pub fn new(stop: CancellationToken) -> Self {
-        Listener { stop }
-    }
-
     /// Stops accepting; the socket closes as soon as the accept loop sees it.
     pub fn stop(self) {
         self.stop.cancel();
@@ -47,46 +44,63 @@ fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
     TcpListener::from_std(socket.into())
 }
 
-/// Binds `addr` now (so a rebind holds the new socket before the old one is released) and
-/// serves it in a task until stopped.
-pub(crate) fn start(addr: SocketAddr, app: Arc<AppShared>) -> Listener {
-    let stop = CancellationToken::new();
-    let bound = bind(addr);
-    report(&app, addr, &bound);
-    let span = tracing::info_span!(parent: &app.span, "listener", %addr);
-    tokio::spawn(serve(addr, bound, app, stop.clone()).instrument(span));
-    Listener { stop }
-}
-
-fn report(app: &AppShared, addr: SocketAddr, bound: &io::Result<TcpListener>) {
-    let error = bound.as_ref().err().map(|e| e.to_string());
-    if let Some(error) = &error {
-        tracing::warn!(parent: &app.span, %addr, %error, "cannot bind edge listener; retrying");
-    }
-    app.node.status.set(&app.id, addr, Transport::Tcp, error);
-}
-
-async fn serve(
+/// Binds `addr` now with `bind` (so a rebind holds the new socket before the old one is
+/// released), reports the outcome, and in a task retries a failed bind every `BIND_RETRY`
+/// and then runs `serve` on the socket until stopped. Shared by TCP and UDP listeners.
+pub(crate) fn start_with<S, F>(
     addr: SocketAddr,
-    mut bound: io::Result<TcpListener>,
+    transport: Transport,
     app: Arc<AppShared>,
-    stop: CancellationToken,
-) {
-    loop {
-        match bound {
-            Ok(listener) => return accept_loop(addr, listener, &app, &stop).await,
-            Err(_) => {
-                tokio::select! {
-                    _ = stop.cancelled() => return,
-                    _ = tokio::time::sleep(BIND_RETRY) => {}
-                }
-                bound = bind(addr);
-                if !stop.is_cancelled() && bound.is_ok() {
-                    report(&app, addr, &bound);
+    bind: fn(SocketAddr) -> io::Result<S>,
+    serve: impl FnOnce(S, Arc<AppShared>, CancellationToken) -> F + Send + 'static,
+) -> Listener
+where
+    S: Send + 'static,
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let stop = CancellationToken::new();
+    let mut bound = bind(addr);
+    report(&app, addr, transport, &bound);
+    let span = tracing::info_span!(parent: &app.span, "listener", %addr, %transport);
+    let token = stop.clone();
+    let task = async move {
+        loop {
+            match bound {
+                Ok(socket) => return serve(socket, app, token).await,
+                Err(_) => {
+                    tokio::select! {
+                        _ = token.cancelled() => return,
+                        _ = tokio::time::sleep(BIND_RETRY) => {}
+                    }
+                    bound = bind(addr);
+                    if !token.is_cancelled() && bound.is_ok() {
+                        report(&app, addr, transport, &bound);
+                    }
                 }
             }
         }
+    };
+    tokio::spawn(task.instrument(span));
+    Listener { stop }
+}
+
+fn report<S>(app: &AppShared, addr: SocketAddr, transport: Transport, bound: &io::Result<S>) {
+    let error = bound.as_ref().err().map(|e| e.to_string());
+    if let Some(error) = &error {
+        tracing::warn!(parent: &app.span, %addr, %transport, %error, "cannot bind edge listener; retrying");
     }
+    app.node.status.set(&app.id, addr, transport, error);
+}
+
+/// A TCP listener on `addr` for the app.
+pub(crate) fn start(addr: SocketAddr, app: Arc<AppShared>) -> Listener {
+    start_with(
+        addr,
+        Transport::Tcp,
+        app,
+        bind,
+        move |listener, app, stop| async move { accept_loop(addr, listener, &app, &stop).await },
+    )
 }
 
 async fn accept_loop(

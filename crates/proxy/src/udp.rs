@@ -5,7 +5,7 @@
 use crate::app::AppShared;
 use crate::batch::{self, with_slots, Slots};
 use crate::flows::FlowTable;
-use crate::listener::Listener;
+use crate::listener::{self, Listener};
 use crate::udp_flow::{end, open, Entry};
 use crate::{proxy_header, spp};
 use model::{ProxyProtocol, Transport};
@@ -18,9 +18,7 @@ use std::time::Duration;
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
-use tracing::Instrument;
 
-const BIND_RETRY: Duration = Duration::from_secs(2);
 const SWEEP: Duration = Duration::from_millis(500);
 /// Batches one listener may take in one go before its task yields.
 const ROUNDS: usize = 4;
@@ -37,40 +35,15 @@ fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
     UdpSocket::from_std(socket.into())
 }
 
+/// A UDP listener on `addr` for the app.
 pub(crate) fn start(addr: SocketAddr, app: Arc<AppShared>) -> Listener {
-    let stop = CancellationToken::new();
-    let bound = bind(addr);
-    let error = bound.as_ref().err().map(|e| e.to_string());
-    if let Some(error) = &error {
-        tracing::warn!(parent: &app.span, %addr, %error, "cannot bind edge UDP listener; retrying");
-    }
-    app.node.status.set(&app.id, addr, Transport::Udp, error);
-    let span = tracing::info_span!(parent: &app.span, "udp_listener", %addr);
-    tokio::spawn(serve(addr, bound, app, stop.clone()).instrument(span));
-    Listener::new(stop)
-}
-
-async fn serve(
-    addr: SocketAddr,
-    mut bound: io::Result<UdpSocket>,
-    app: Arc<AppShared>,
-    stop: CancellationToken,
-) {
-    loop {
-        match bound {
-            Ok(socket) => return relay(addr, Arc::new(socket), &app, &stop).await,
-            Err(_) => {
-                tokio::select! {
-                    _ = stop.cancelled() => return,
-                    _ = tokio::time::sleep(BIND_RETRY) => {}
-                }
-                bound = bind(addr);
-                if !stop.is_cancelled() && bound.is_ok() {
-                    app.node.status.set(&app.id, addr, Transport::Udp, None);
-                }
-            }
-        }
-    }
+    listener::start_with(
+        addr,
+        Transport::Udp,
+        app,
+        bind,
+        move |socket, app, stop| async move { relay(addr, Arc::new(socket), &app, &stop).await },
+    )
 }
 
 async fn relay(

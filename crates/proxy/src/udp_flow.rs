@@ -5,7 +5,6 @@ use crate::access_log::{log_time, ConnectionEvent};
 use crate::app::{AppShared, Settings};
 use crate::balancer::Target;
 use crate::batch::{self, with_slots, Slots};
-use crate::connection::origin_port;
 use crate::flows::Activity;
 use crate::spp;
 use model::ProxyProtocol;
@@ -70,11 +69,7 @@ impl Flow {
     /// client's next datagram opens a new one (on another origin if there is one).
     pub fn refused(&self) {
         self.closed.store(true, Relaxed);
-        let mut origins = self
-            .settings
-            .origins
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut origins = self.settings.balancer();
         origins.failed(self.target.addr, Instant::now());
     }
 
@@ -113,37 +108,17 @@ pub(crate) fn open(
         return None;
     };
     let settings = app.settings.load_full();
-    let plan = {
-        let origins = settings.origins.lock().unwrap_or_else(|e| e.into_inner());
-        origins.plan(Instant::now(), &mut rand::rng())
-    };
-    for target in plan {
-        let Some(port) = origin_port(
-            target.addr.port(),
-            settings.app.config.protocol.ports,
-            edge.port(),
-        ) else {
-            continue;
-        };
-        let origin = SocketAddr::new(target.addr.ip(), port);
+    for (target, origin) in settings.plan(edge.port()) {
         let socket = match connected_socket(origin) {
             Ok(s) => s,
             Err(error) => {
                 tracing::warn!(%origin, %error, "cannot open a UDP socket to the origin");
-                settings
-                    .origins
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .failed(target.addr, Instant::now());
+                settings.balancer().failed(target.addr, Instant::now());
                 continue;
             }
         };
         // Counted as open, not as healthy: a UDP "connect" proves nothing; a reply does.
-        settings
-            .origins
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .opened(target.addr);
+        settings.balancer().opened(target.addr);
         let v2_pending = settings.app.config.proxy_protocol == ProxyProtocol::V2;
         let flow = Arc::new(Flow {
             socket,
@@ -239,11 +214,7 @@ fn back(flow: &Flow, slots: &Slots, n: usize) {
     flow.touch(flow.app.node.now_ms());
     flow.origin_bytes.fetch_add(bytes as u64, Relaxed);
     if flow.origin_datagrams.fetch_add(count as u64, Relaxed) == 0 {
-        let mut origins = flow
-            .settings
-            .origins
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut origins = flow.settings.balancer();
         origins.answered(flow.target.addr);
     }
     if let Err(error) = batch::send_to(flow.listener.as_ref(), flow.client, &payloads[..count]) {
@@ -255,11 +226,7 @@ fn back(flow: &Flow, slots: &Slots, n: usize) {
 pub(crate) fn end(edge: SocketAddr, entry: Entry) {
     entry.replies.abort();
     let flow = &entry.flow;
-    flow.settings
-        .origins
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .closed(flow.target.addr);
+    flow.settings.balancer().closed(flow.target.addr);
     let refused = flow.closed.load(Relaxed);
     tracing::debug!(client = %flow.client, %edge, origin = %flow.origin, refused, "UDP flow ended");
     let Some(log) = &flow.app.node.access_log else {
