@@ -149,7 +149,8 @@ async fn accept_loop(
     }
 }
 
-/// Logs that a node-wide limit turned something away, at most once a second.
+/// Logs that the node turned something away (with the drop counters so far), at most once a
+/// second.
 pub(crate) fn warn_limit(node: &Node, what: &'static str) {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -158,6 +159,8 @@ pub(crate) fn warn_limit(node: &Node, what: &'static str) {
         tracing::warn!(
             max_connections = node.options.max_connections,
             udp_max_flows = node.options.udp_max_flows,
+            udp_flows_refused = node.counters.udp_flows_refused.load(Ordering::Relaxed),
+            spp_malformed = node.counters.spp_malformed.load(Ordering::Relaxed),
             "{what}"
         );
     }

@@ -197,7 +197,10 @@ fn back(flow: &Flow, slots: &Slots, n: usize) {
                 Some((client, _)) if client == flow.client => &datagram[spp::HEADER_LEN..],
                 _ => {
                     flow.app.node.counters.spp_malformed.fetch_add(1, Relaxed);
-                    tracing::debug!(client = %flow.client, "reply without a matching Simple Proxy Protocol header dropped");
+                    crate::listener::warn_limit(
+                        &flow.app.node,
+                        "origin reply without a matching Simple Proxy Protocol header dropped",
+                    );
                     continue;
                 }
             }
