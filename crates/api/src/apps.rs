@@ -78,16 +78,25 @@ pub async fn list(
     Ok(ok_list(page.apps, info))
 }
 
+/// The app at `ids`, once the caller may read its zone.
+async fn readable_app(
+    state: &ApiState,
+    caller: &Caller,
+    ids: Result<Path<(String, String)>, PathRejection>,
+) -> Result<App, ApiError> {
+    let (zone_id, app_id) = path(ids)?;
+    let zone = zone_for(state, caller, &zone_id, Permission::ZoneSettingsRead).await?;
+    identifier(&app_id, "app")?;
+    let app = state.store(move |s| s.app(&zone.id, &app_id)).await?;
+    app.ok_or_else(unknown_app)
+}
+
 pub async fn get(
     State(state): State<ApiState>,
     caller: Caller,
     ids: Result<Path<(String, String)>, PathRejection>,
 ) -> ApiResult {
-    let (zone_id, app_id) = path(ids)?;
-    let zone = zone_for(&state, &caller, &zone_id, Permission::ZoneSettingsRead).await?;
-    identifier(&app_id, "app")?;
-    let app = state.store(move |s| s.app(&zone.id, &app_id)).await?;
-    Ok(ok(app.ok_or_else(unknown_app)?))
+    Ok(ok(readable_app(&state, &caller, ids).await?))
 }
 
 /// Where the app will listen, checked against every other app of the node. Called with the
@@ -188,13 +197,7 @@ pub async fn status(
     caller: Caller,
     ids: Result<Path<(String, String)>, PathRejection>,
 ) -> ApiResult {
-    let (zone_id, app_id) = path(ids)?;
-    let zone = zone_for(&state, &caller, &zone_id, Permission::ZoneSettingsRead).await?;
-    identifier(&app_id, "app")?;
-    let app = state
-        .store(move |s| s.app(&zone.id, &app_id))
-        .await?
-        .ok_or_else(unknown_app)?;
+    let app = readable_app(&state, &caller, ids).await?;
     Ok(ok(json!({
         "edge_ips": app.edge_addresses,
         "listeners": state.status.listeners(&app.id),
