@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { randomBytes } from 'node:crypto';
+import dgram from 'node:dgram';
 import Cloudflare from 'cloudflare';
 
 const SPECTRA = process.env.SPECTRA_BIN ?? 'target/debug/spectra';
@@ -24,8 +25,28 @@ const email = 'ops@example.com';
 const cli = (...args) =>
   execFileSync(SPECTRA, [...args, '--data-dir', dataDir], { encoding: 'utf8' }).trim().split('\n').pop();
 
+/** A DNS server on loopback answering NXDOMAIN to everything: origin_dns apps created here
+ * never send a query anywhere else. Resolves to its "127.0.0.1:PORT". */
+function nxdomainServer() {
+  const sock = dgram.createSocket('udp4');
+  sock.on('message', (query, peer) => {
+    if (query.length < 12) return;
+    const reply = Buffer.concat([
+      query.subarray(0, 2),
+      Buffer.from([0x80 | (query[2] & 0x01), 0x83]),
+      query.subarray(4, 6),
+      Buffer.alloc(6),
+      query.subarray(12),
+    ]);
+    sock.send(reply, peer.port, peer.address);
+  });
+  sock.unref();
+  return new Promise((resolve) => sock.bind(0, '127.0.0.1', () => resolve(`127.0.0.1:${sock.address().port}`)));
+}
+
 before(async () => {
-  server = spawn(SPECTRA, ['serve', '--data-dir', dataDir, '--api-listen', '127.0.0.1:0'], {
+  const resolver = await nxdomainServer();
+  server = spawn(SPECTRA, ['serve', '--data-dir', dataDir, '--api-listen', '127.0.0.1:0', '--resolver', resolver], {
     stdio: ['ignore', 'pipe', 'ignore'],
   });
   const lines = createInterface({ input: server.stdout });

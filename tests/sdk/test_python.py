@@ -6,8 +6,10 @@ the SDK retried, or a pagination loop, shows up as a failure.
 
 import datetime
 import os
+import socket
 import subprocess
 import tempfile
+import threading
 import uuid
 
 import cloudflare
@@ -24,13 +26,33 @@ def cli(data_dir, *args):
     return out.stdout.strip().splitlines()[-1]
 
 
+def nxdomain_server():
+    """A DNS server on loopback that answers every query with NXDOMAIN, so that origin_dns
+    apps created here never send a query anywhere else. Returns its address."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+
+    def serve():
+        while True:
+            query, peer = sock.recvfrom(512)
+            if len(query) < 12:
+                continue
+            # Same id and question; QR=1, RD copied, RA=1, RCODE=3; no answers.
+            flags = bytes([0x80 | (query[2] & 0x01), 0x83])
+            sock.sendto(query[:2] + flags + query[4:6] + b"\0\0\0\0\0\0" + query[12:], peer)
+
+    threading.Thread(target=serve, daemon=True).start()
+    return "%s:%d" % sock.getsockname()
+
+
 class Node:
     """A `spectra serve` on a free loopback port, with a user key and tokens made by the CLI."""
 
     def __init__(self):
         self.data_dir = tempfile.mkdtemp(prefix="spectra-py-")
         self.proc = subprocess.Popen(
-            [SPECTRA, "serve", "--data-dir", self.data_dir, "--api-listen", "127.0.0.1:0"],
+            [SPECTRA, "serve", "--data-dir", self.data_dir, "--api-listen", "127.0.0.1:0",
+             "--resolver", nxdomain_server()],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
