@@ -110,10 +110,13 @@ async fn accept_loop(
     stop: &CancellationToken,
 ) {
     let mut backoff = Duration::ZERO;
+    // One wait for the stop, not a new one per accepted connection.
+    let stopped = stop.cancelled();
+    tokio::pin!(stopped);
     loop {
         let accepted = tokio::select! {
             biased;
-            _ = stop.cancelled() => return,
+            _ = &mut stopped => return,
             accepted = listener.accept() => accepted,
         };
         match accepted {
@@ -141,7 +144,7 @@ async fn accept_loop(
                 backoff = (backoff * 2).clamp(Duration::from_millis(5), Duration::from_secs(1));
                 tracing::warn!(%error, backoff_ms = backoff.as_millis() as u64, "accept failed");
                 tokio::select! {
-                    _ = stop.cancelled() => return,
+                    _ = &mut stopped => return,
                     _ = tokio::time::sleep(backoff) => {}
                 }
             }

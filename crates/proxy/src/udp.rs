@@ -56,10 +56,12 @@ async fn relay(
     let mut flows: FlowTable<Entry> =
         FlowTable::new(node.options.udp_idle_timeout.as_millis() as u64);
     let mut sweep = tokio::time::interval(SWEEP);
+    let stopped = stop.cancelled();
+    tokio::pin!(stopped);
     loop {
         tokio::select! {
             biased;
-            _ = stop.cancelled() => break,
+            _ = &mut stopped => break,
             _ = sweep.tick() => {
                 for (_, entry) in flows.expire(node.now_ms()) {
                     end(edge, entry);
