@@ -480,3 +480,44 @@ async fn deleting_a_udp_app_stops_its_listener_at_once() {
     std::net::UdpSocket::bind("127.75.9.1:5311").expect("released");
     edge.stop().await;
 }
+
+#[tokio::test]
+async fn an_app_that_changes_transport_moves_its_sockets() {
+    let tcp_origin = tagged_echo("127.0.0.1:0", "T").await;
+    let udp_origin = tagged_udp("127.0.0.1:0", b"U").await;
+    let edge = Edge::start(options());
+    let as_tcp = app(
+        'a',
+        json!({"protocol": "tcp/5312", "dns": {"name": "m.example.com"},
+                                 "origin_direct": [format!("tcp://{tcp_origin}")]}),
+        &["127.75.10.1"],
+    );
+    edge.publish(&[&as_tcp]).await;
+    assert_eq!(connect_tagged(sa("127.75.10.1:5312"), 1).await.0, "T");
+    let as_udp = udp_app(
+        'a',
+        "udp/5312",
+        &[format!("udp://{udp_origin}")],
+        &["127.75.10.1"],
+        "off",
+    );
+    edge.publish(&[&as_udp]).await;
+    let client = client_socket().await;
+    assert_eq!(
+        exchange(&client, sa("127.75.10.1:5312"), b"x")
+            .await
+            .unwrap()
+            .0,
+        b"Ux"
+    );
+    assert!(
+        tokio::net::TcpStream::connect("127.75.10.1:5312")
+            .await
+            .is_err(),
+        "the TCP socket is gone"
+    );
+    let listeners = proxy_status(&edge.status, &as_udp.id);
+    assert_eq!(listeners.len(), 1);
+    assert_eq!(listeners[0].transport, model::Transport::Udp);
+    edge.stop().await;
+}
