@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod dns_server;
+pub mod udp_kit;
 
 use model::{App, AppConfig, Snapshot};
 use proxy::{DataPlane, Options, StatusBoard};
@@ -171,4 +172,17 @@ pub fn free_port(ip: &str) -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+pub fn sa(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+pub fn tcp_app(id: char, port: u16, origins: &[SocketAddr], edge: &[&str]) -> model::App {
+    let origins: Vec<String> = origins.iter().map(|o| format!("tcp://{o}")).collect();
+    app(
+        id,
+        serde_json::json!({"protocol": format!("tcp/{port}"), "dns": {"name": "t.example.com"}, "origin_direct": origins}),
+        edge,
+    )
 }
