@@ -65,8 +65,7 @@ async fn main() {
             ..Options::default()
         },
         None,
-    )
-    .unwrap();
+    );
     let (published, snapshots) = tokio::sync::watch::channel(Arc::new(Snapshot::default()));
     let shutdown = tokio_util::sync::CancellationToken::new();
     let running = tokio::spawn(plane.run(snapshots, shutdown.clone()));

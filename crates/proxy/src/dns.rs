@@ -6,7 +6,7 @@ use hickory_resolver::config::{
     LookupIpStrategy, NameServerConfigGroup, ResolveHosts, ResolverConfig,
 };
 use hickory_resolver::name_server::TokioConnectionProvider;
-use hickory_resolver::{ResolveError, TokioResolver};
+use hickory_resolver::TokioResolver;
 use model::{OriginDns, OriginDnsType};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Mutex, Weak};
@@ -19,8 +19,9 @@ const DEFAULT_TTL: Duration = Duration::from_secs(600);
 /// How soon a failed resolution is tried again.
 const RETRY: Duration = Duration::from_secs(5);
 
-/// A resolver asking `server`, or the system's resolvers (resolv.conf) when `None`.
-pub fn resolver(server: Option<SocketAddr>) -> Result<TokioResolver, ResolveError> {
+/// A resolver asking `server`, or the system's resolvers (resolv.conf) when `None`; without a
+/// usable resolv.conf, one that resolves nothing.
+pub fn resolver(server: Option<SocketAddr>) -> TokioResolver {
     let mut builder = match server {
         Some(addr) => {
             let servers = NameServerConfigGroup::from_ips_clear(&[addr.ip()], addr.port(), true);
@@ -30,7 +31,15 @@ pub fn resolver(server: Option<SocketAddr>) -> Result<TokioResolver, ResolveErro
             b.options_mut().use_hosts_file = ResolveHosts::Never;
             b
         }
-        None => TokioResolver::builder_tokio()?,
+        None => match TokioResolver::builder_tokio() {
+            Ok(b) => b,
+            Err(error) => {
+                // No usable resolv.conf: serve anyway; origin_dns names fail to resolve (531).
+                tracing::warn!(%error, "no system DNS configuration; origin_dns needs --resolver");
+                let empty = ResolverConfig::from_parts(None, vec![], NameServerConfigGroup::new());
+                TokioResolver::builder_with_config(empty, TokioConnectionProvider::default())
+            }
+        },
     };
     let options = builder.options_mut();
     // Spectra keeps each answer for its app's ttl itself; the resolver must not serve older ones.
@@ -38,7 +47,7 @@ pub fn resolver(server: Option<SocketAddr>) -> Result<TokioResolver, ResolveErro
     options.ip_strategy = LookupIpStrategy::Ipv4AndIpv6;
     options.timeout = Duration::from_secs(2);
     options.attempts = 2;
-    Ok(builder.build())
+    builder.build()
 }
 
 fn targets(

@@ -100,15 +100,11 @@ pub struct DataPlane {
 }
 
 impl DataPlane {
-    /// Fails only when no DNS resolver can be set up (no `--resolver` and no usable resolv.conf).
-    pub fn new(
-        options: Options,
-        access_log: Option<AccessLog>,
-    ) -> Result<DataPlane, hickory_resolver::ResolveError> {
+    pub fn new(options: Options, access_log: Option<AccessLog>) -> DataPlane {
         let connections = Arc::new(Semaphore::new(options.max_connections));
         let udp_flows = Arc::new(Semaphore::new(options.udp_max_flows));
-        let resolver = dns::resolver(options.resolver)?;
-        Ok(DataPlane {
+        let resolver = dns::resolver(options.resolver);
+        DataPlane {
             node: Arc::new(Node {
                 options,
                 status: Arc::default(),
@@ -120,7 +116,7 @@ impl DataPlane {
                 counters: Arc::default(),
                 epoch: Instant::now(),
             }),
-        })
+        }
     }
 
     /// What the data plane has dropped, counted while it runs.

@@ -217,8 +217,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         ),
         None => None,
     };
-    let data_plane = proxy::DataPlane::new(settings.options, access_log)
-        .context("cannot set up the DNS resolver for origin_dns (give --resolver)")?;
+    let data_plane = proxy::DataPlane::new(settings.options, access_log);
     let state = api::ApiState::new(store.clone(), settings.policy).with_status(data_plane.status());
     let listener = TcpListener::bind(settings.api_listen)
         .await

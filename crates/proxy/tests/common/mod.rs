@@ -31,7 +31,7 @@ impl Edge {
     }
 
     pub fn start_with_log(options: Options, log: Option<proxy::AccessLog>) -> Edge {
-        let plane = DataPlane::new(options, log).unwrap();
+        let plane = DataPlane::new(options, log);
         let status = plane.status();
         let counters = plane.counters();
         let (published, snapshots) = watch::channel(Arc::new(Snapshot::default()));
