@@ -143,7 +143,21 @@ impl AppRuntime {
     /// New settings for new connections; listeners follow the new addresses, the new ones
     /// bound before the old ones are released.
     pub fn update(&mut self, app: Arc<App>) {
-        let settings = Settings::new(app.clone(), &self.shared.node, &self.shared.span);
+        let old = self.shared.settings.load();
+        let same_origins = old.app.config.origin == app.config.origin
+            && old.app.config.origin_port == app.config.origin_port
+            && old.app.config.protocol.ports == app.config.protocol.ports;
+        let settings = if same_origins {
+            // Origins unchanged: keep their health, load and DNS answer (and its refresh task).
+            Settings {
+                app: app.clone(),
+                origins: old.origins.clone(),
+                resolved: old.resolved.clone(),
+            }
+        } else {
+            Settings::new(app.clone(), &self.shared.node, &self.shared.span)
+        };
+        drop(old);
         self.shared.settings.store(Arc::new(settings));
         self.rebind(&app);
         tracing::info!(parent: &self.shared.span, listeners = self.listeners.len(), "app updated");

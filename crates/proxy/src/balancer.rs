@@ -67,10 +67,6 @@ impl Balancer {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.origins.is_empty()
-    }
-
     /// The order to try origins in: healthy ones by priority (two random choices, the one with
     /// fewer connections first; or by SRV weight), then ejected ones, soonest back first.
     pub fn plan(&self, now: Instant, rng: &mut impl Rng) -> Vec<Target> {

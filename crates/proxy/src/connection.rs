@@ -130,7 +130,8 @@ async fn proxy(
     settings: &Settings,
     app: &AppShared,
 ) {
-    let connected_at = chrono::Utc::now();
+    // Only the connection log needs the wall clock.
+    let connected_at = app.node.access_log.as_ref().map(|_| chrono::Utc::now());
     // Boxed: the connect phase's state would otherwise sit in every connection's task for its
     // whole life.
     let connected = Box::pin(connect(settings, edge, app.node.options.connect_timeout)).await;
@@ -146,7 +147,7 @@ async fn proxy(
         }
     };
     tracing::debug!(status, client_bytes, origin_bytes, "connection closed");
-    if let Some(log) = &app.node.access_log {
+    if let (Some(log), Some(connected_at)) = (&app.node.access_log, connected_at) {
         let now = chrono::Utc::now();
         log.write(&ConnectionEvent {
             timestamp: log_time(now),

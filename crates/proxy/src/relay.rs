@@ -25,8 +25,8 @@ thread_local! {
 }
 
 /// Runs `f` with this thread's scratch buffer (128 KiB): bytes only pass through it, so no
-/// connection or flow needs a buffer of its own. `f` must not call this again.
-pub(crate) fn with_scratch<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
+/// connection needs a buffer of its own. `f` must not call this again.
+fn with_scratch<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
     SCRATCH_BUF.with(|buf| f(&mut buf.borrow_mut()[..]))
 }
 

@@ -201,3 +201,36 @@ async fn a_name_that_never_resolved_closes_connections_at_once() {
     );
     edge.stop().await;
 }
+
+#[tokio::test]
+async fn a_retune_that_keeps_the_origin_keeps_its_answer() {
+    let dns = DnsServer::start().await;
+    let origin = tagged_echo("127.74.4.1:0", "K").await;
+    dns.set_ips("kept.example.com", &[ip("127.74.4.1")]);
+    let edge = Edge::start(Options {
+        origin_dns_max_ttl: None,
+        ..dns_options(&dns)
+    });
+    let before = dns_app(
+        'a',
+        6107,
+        json!({"name": "kept.example.com", "type": "A"}),
+        Some(origin.port()),
+        "127.71.24.1",
+    );
+    edge.publish(&[&before]).await;
+    assert_eq!(connect_tagged(sa("127.71.24.1:6107"), 1).await.0, "K");
+    let asked = dns.queries.load(std::sync::atomic::Ordering::SeqCst);
+    let mut config = serde_json::to_value(&before.config).unwrap();
+    config["proxy_protocol"] = json!("off");
+    config["ip_firewall"] = json!(true);
+    let after = app('a', config, &["127.71.24.1"]);
+    edge.publish(&[&after]).await;
+    assert_eq!(connect_tagged(sa("127.71.24.1:6107"), 1).await.0, "K");
+    assert_eq!(
+        dns.queries.load(std::sync::atomic::Ordering::SeqCst),
+        asked,
+        "no new resolution"
+    );
+    edge.stop().await;
+}
