@@ -220,6 +220,8 @@ async fn a_retune_that_keeps_the_origin_keeps_its_answer() {
     );
     edge.publish(&[&before]).await;
     assert_eq!(connect_tagged(sa("127.71.24.1:6107"), 1).await.0, "K");
+    // Let any retransmitted query of the first resolution land before counting.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let asked = dns.queries.load(std::sync::atomic::Ordering::SeqCst);
     let mut config = serde_json::to_value(&before.config).unwrap();
     config["proxy_protocol"] = json!("off");
