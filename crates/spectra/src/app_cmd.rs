@@ -20,13 +20,23 @@ pub struct Connection {
     )]
     api_url: String,
     /// An API token.
-    #[arg(long, env = "CLOUDFLARE_API_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "CLOUDFLARE_API_TOKEN",
+        hide_env_values = true,
+        allow_hyphen_values = true
+    )]
     token: Option<String>,
     /// The email of a global API key (with --key).
     #[arg(long, env = "CLOUDFLARE_EMAIL")]
     email: Option<String>,
     /// A global API key (with --email).
-    #[arg(long, env = "CLOUDFLARE_API_KEY", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "CLOUDFLARE_API_KEY",
+        hide_env_values = true,
+        allow_hyphen_values = true
+    )]
     key: Option<String>,
     /// The zone: its id, or its name.
     #[arg(long)]

@@ -149,6 +149,13 @@ fn the_app_commands_manage_apps_from_flags_and_json() {
         "refused before sending: {err}"
     );
 
+    // Secrets are base64url, so one may start with '-': it is a value, never a flag.
+    let (ok, _, err) = app_cli(&node, "-Cnot-a-token", &["app", "list"], None);
+    assert!(
+        !ok && !err.contains("unexpected argument") && err.to_lowercase().contains("auth"),
+        "{err}"
+    );
+
     let protocols = run(&["protocols"], None);
     assert!(
         protocols.contains("minecraft") && protocols.contains("25565"),

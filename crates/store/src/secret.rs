@@ -9,12 +9,17 @@ pub fn new_id() -> String {
     hex::encode(rand::rng().random::<[u8; 16]>())
 }
 
-/// An API token secret: 40 characters of `[A-Za-z0-9_-]` (240 random bits), like Cloudflare's.
+/// An API token secret: 40 characters of `[A-Za-z0-9_-]` (about 239 random bits), like
+/// Cloudflare's. The first is alphanumeric, so a secret never reads as a flag on a command line.
 pub fn new_token_secret() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const ALPHANUMERIC: usize = 62;
     let mut rng = rand::rng();
     (0..40)
-        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .map(|i| {
+            let choices = if i == 0 { ALPHANUMERIC } else { ALPHABET.len() };
+            ALPHABET[rng.random_range(0..choices)] as char
+        })
         .collect()
 }
 
@@ -34,4 +39,21 @@ pub fn hash(secret: &str) -> Vec<u8> {
 /// Whether `secret` hashes to `stored`, compared in constant time.
 pub fn matches(secret: &str, stored: &[u8]) -> bool {
     hash(secret).ct_eq(stored).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_secrets_never_start_like_a_flag() {
+        for _ in 0..2000 {
+            let secret = new_token_secret();
+            assert_eq!(secret.len(), 40);
+            assert!(secret.as_bytes()[0].is_ascii_alphanumeric(), "{secret}");
+            assert!(secret
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        }
+    }
 }
