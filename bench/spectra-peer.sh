@@ -9,7 +9,7 @@ D=$(mktemp -d /tmp/bench-spectra.XXXX)
 ZONE=$("$BIN" zone create bench.example --data-dir "$D" | tail -1)
 TOKEN=$("$BIN" token create --permission zone-settings-write --data-dir "$D" | tail -1)
 # The bench sends no names to resolve; --resolver keeps every query on loopback anyway.
-"$BIN" serve --data-dir "$D" --api-listen 127.0.0.1:0 --resolver 127.0.0.1:9 \
+"$BIN" serve --data-dir "$D" ${SPECTRA_WORKERS:+--workers $SPECTRA_WORKERS} --api-listen 127.0.0.1:0 --resolver 127.0.0.1:9 \
   --max-connections 100000 > "$D/stdout" &
 PID=$!
 trap 'kill "$PID" 2>/dev/null' TERM INT EXIT

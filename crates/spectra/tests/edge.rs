@@ -95,7 +95,8 @@ async fn an_app_carries_traffic_within_a_second_and_again_after_a_restart() {
     let s = setup(dir.path());
     let o = origin(b"A").await;
     let pool = ["--edge-ipv4-pool", "127.81.0.0/24"];
-    let mut node = Node::with(dir.path(), &pool);
+    // The single-threaded runtime first, then after the restart the multi-threaded one.
+    let mut node = Node::with(dir.path(), &[&pool[..], &["--workers", "1"]].concat());
     let (status, body) = s
         .call(
             &node,
