@@ -179,6 +179,26 @@ pub struct App {
     pub edge_addresses: Vec<IpAddr>,
 }
 
+impl App {
+    /// An app created (and last modified) `at`.
+    pub fn new(
+        id: String,
+        zone_id: String,
+        at: DateTime<Utc>,
+        config: AppConfig,
+        edge_addresses: Vec<IpAddr>,
+    ) -> App {
+        App {
+            id,
+            zone_id,
+            created_on: at,
+            modified_on: at,
+            config,
+            edge_addresses,
+        }
+    }
+}
+
 /// The API's app object: every field, with its value or its documented default.
 impl Serialize for App {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

@@ -248,15 +248,13 @@ fn zone_rules() {
 
 #[test]
 fn an_update_cannot_change_dns_type() {
-    let t = chrono::Utc::now();
-    let previous = App {
-        id: "1".repeat(32),
-        zone_id: "0".repeat(32),
-        created_on: t,
-        modified_on: t,
-        config: parse(base()).unwrap(),
-        edge_addresses: Vec::new(),
-    };
+    let previous = App::new(
+        "1".repeat(32),
+        "0".repeat(32),
+        chrono::Utc::now(),
+        parse(base()).unwrap(),
+        Vec::new(),
+    );
     let now_static = parse(with(json!({
         "dns": {"type": "ADDRESS", "name": "ssh.example.com"},
         "edge_ips": {"type": "static", "ips": ["127.0.0.5"]}

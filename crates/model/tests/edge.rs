@@ -16,15 +16,13 @@ fn config(name: &str, protocol: &str, connectivity: &str) -> AppConfig {
 }
 
 fn app(id: char, config: AppConfig, edge: &[&str]) -> App {
-    let t = chrono::Utc::now();
-    App {
-        id: id.to_string().repeat(32),
-        zone_id: "0".repeat(32),
-        created_on: t,
-        modified_on: t,
+    App::new(
+        id.to_string().repeat(32),
+        "0".repeat(32),
+        chrono::Utc::now(),
         config,
-        edge_addresses: edge.iter().map(|a| a.parse().unwrap()).collect(),
-    }
+        ips(edge),
+    )
 }
 
 fn ips(list: &[&str]) -> Vec<IpAddr> {

@@ -75,15 +75,13 @@ async fn main() {
         "origin_direct": [format!("udp://{origin_addr}")],
     }))
     .unwrap();
-    let now = chrono::Utc::now();
-    let app = App {
-        id: "a".repeat(32),
-        zone_id: "0".repeat(32),
-        created_on: now,
-        modified_on: now,
+    let app = App::new(
+        "a".repeat(32),
+        "0".repeat(32),
+        chrono::Utc::now(),
         config,
-        edge_addresses: vec![edge.ip()],
-    };
+        vec![edge.ip()],
+    );
     let snapshot = Snapshot {
         revision: 1,
         zones: Default::default(),

@@ -93,15 +93,13 @@ pub fn options() -> Options {
 
 /// An app with the given id character, config JSON and edge addresses.
 pub fn app(id: char, config: Value, edge: &[&str]) -> App {
-    let t = chrono::Utc::now();
-    App {
-        id: id.to_string().repeat(32),
-        zone_id: "0".repeat(32),
-        created_on: t,
-        modified_on: t,
-        config: AppConfig::from_json(config).unwrap(),
-        edge_addresses: edge.iter().map(|a| a.parse::<IpAddr>().unwrap()).collect(),
-    }
+    App::new(
+        id.to_string().repeat(32),
+        "0".repeat(32),
+        chrono::Utc::now(),
+        AppConfig::from_json(config).unwrap(),
+        edge.iter().map(|a| a.parse::<IpAddr>().unwrap()).collect(),
+    )
 }
 
 /// An origin that answers every connection with `tag` and then echoes what it reads.

@@ -7,29 +7,14 @@ use rusqlite::{params, Row, Transaction};
 
 const TOKEN_COLUMNS: &str = "id, name, permissions, zones, revoked, created_on";
 
-fn token_from_row(
-    row: &Row,
-) -> rusqlite::Result<(String, String, String, Option<String>, bool, String)> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-        row.get(5)?,
-    ))
+/// The columns of `TOKEN_COLUMNS`, in order.
+type TokenRow = (String, String, String, Option<String>, bool, String);
+
+fn token_from_row(row: &Row) -> rusqlite::Result<TokenRow> {
+    row.try_into()
 }
 
-fn to_token(
-    (id, name, permissions, zones, revoked, created_on): (
-        String,
-        String,
-        String,
-        Option<String>,
-        bool,
-        String,
-    ),
-) -> Result<Token> {
+fn to_token((id, name, permissions, zones, revoked, created_on): TokenRow) -> Result<Token> {
     let permissions = permissions
         .split(',')
         .filter(|p| !p.is_empty())

@@ -26,14 +26,7 @@ fn to_zone((id, name, created_on, modified_on): (String, String, String, String)
 type AppRow = (String, String, String, String, String, String);
 
 fn app_from_row(row: &Row) -> rusqlite::Result<AppRow> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-        row.get(5)?,
-    ))
+    row.try_into()
 }
 
 fn addresses_text(addresses: &[IpAddr]) -> String {
@@ -213,15 +206,13 @@ pub fn create_app(
         return Err(StoreError::NotFound("zone"));
     }
     let revision = bump_revision(tx)?;
-    let t = now();
-    let app = App {
-        id: new_id(),
-        zone_id: zone_id.to_owned(),
-        created_on: t,
-        modified_on: t,
-        config: config.clone(),
-        edge_addresses: edge_addresses.to_vec(),
-    };
+    let app = App::new(
+        new_id(),
+        zone_id.to_owned(),
+        now(),
+        config.clone(),
+        edge_addresses.to_vec(),
+    );
     tx.execute(
         "INSERT INTO apps (id, zone_id, protocol, dns_name, created_on, modified_on, config, revision, edge_addresses)
          VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8)",
@@ -230,7 +221,7 @@ pub fn create_app(
             zone_id,
             config.protocol.as_str(),
             config.dns.name.to_ascii_lowercase(),
-            model::timestamp(t),
+            model::timestamp(app.created_on),
             config_json(config)?,
             revision,
             addresses_text(edge_addresses)
