@@ -1,8 +1,8 @@
 //! Batched UDP system calls: `recvmmsg` into a per-thread set of slots, `sendmmsg` of several
-//! datagrams to one connected socket.
+//! datagrams to one destination, with runs of equal-sized datagrams sent as one GSO message.
 //!
-//! By hand over libc: tokio has no batched UDP calls, and quinn-udp sends one destination's
-//! equal-sized segments (GSO) rather than a batch of arbitrary datagrams to a connected socket.
+//! By hand over libc: tokio has no batched UDP calls, and quinn-udp sends one GSO message per
+//! call rather than a batch of arbitrary datagrams mixing GSO runs and single datagrams.
 
 use std::cell::RefCell;
 use std::io;
@@ -128,6 +128,106 @@ pub fn send_to(socket: &impl AsRawFd, to: SocketAddr, datagrams: &[&[u8]]) -> io
     send_with(socket, Some(&socket2::SockAddr::from(to)), datagrams)
 }
 
+/// Most segments one GSO send carries (the kernel's `UDP_MAX_SEGMENTS` is 64 or more).
+const GSO_MAX_SEGMENTS: usize = 64;
+/// Most payload bytes one GSO send carries: what fits one IPv4 UDP datagram.
+const GSO_MAX_BYTES: usize = 65_507;
+
+/// Splits `datagrams` into GSO messages: runs of equal-sized datagrams (the last of a run may
+/// be shorter), within the kernel's limits. Returns each message's datagram count.
+fn gso_runs(datagrams: &[&[u8]], counts: &mut [usize; SLOTS]) -> usize {
+    let mut messages = 0;
+    let mut i = 0;
+    while i < datagrams.len() {
+        let size = datagrams[i].len();
+        let mut end = i + 1;
+        let mut bytes = size;
+        // A run only continues after a full-size segment; a shorter one is its last.
+        while size > 0
+            && end < datagrams.len()
+            && datagrams[end - 1].len() == size
+            && datagrams[end].len() <= size
+            && !datagrams[end].is_empty()
+            && end - i < GSO_MAX_SEGMENTS
+            && bytes + datagrams[end].len() <= GSO_MAX_BYTES
+        {
+            bytes += datagrams[end].len();
+            end += 1;
+        }
+        counts[messages] = end - i;
+        messages += 1;
+        i = end;
+    }
+    messages
+}
+
+/// Room for one `UDP_SEGMENT` control message (a `u16`), 8-byte aligned.
+#[derive(Clone, Copy)]
+#[repr(C, align(8))]
+struct SegmentCmsg([u8; 32]);
+
+/// One `sendmmsg` of up to `SLOTS` datagrams; with `gso`, runs of equal-sized datagrams go as
+/// one message each, segmented by the kernel (`UDP_SEGMENT`): one pass down the stack for the
+/// run instead of one per datagram. Returns the datagrams sent, or the call's error.
+fn send_batch(
+    fd: RawFd,
+    to: Option<&socket2::SockAddr>,
+    batch: &[&[u8]],
+    gso: bool,
+) -> io::Result<usize> {
+    let mut counts = [1usize; SLOTS];
+    let messages = if gso {
+        gso_runs(batch, &mut counts)
+    } else {
+        batch.len()
+    };
+    // SAFETY: the iovecs point into `batch`'s slices, the names into `to` and the control
+    // messages into `cmsgs`, all alive and unchanged for the call; every length matches.
+    let n = unsafe {
+        let mut iovecs: [libc::iovec; SLOTS] = zeroed();
+        let mut headers: [libc::mmsghdr; SLOTS] = zeroed();
+        let mut cmsgs = [SegmentCmsg([0; 32]); SLOTS];
+        for (i, d) in batch.iter().enumerate() {
+            iovecs[i].iov_base = d.as_ptr() as *mut libc::c_void;
+            iovecs[i].iov_len = d.len();
+        }
+        let mut first = 0;
+        for m in 0..messages {
+            let h = &mut headers[m].msg_hdr;
+            h.msg_iov = &mut iovecs[first];
+            h.msg_iovlen = counts[m];
+            if let Some(to) = to {
+                h.msg_name = to.as_ptr() as *mut libc::c_void;
+                h.msg_namelen = to.len();
+            }
+            if counts[m] > 1 {
+                let space = libc::CMSG_SPACE(size_of::<u16>() as u32) as usize;
+                h.msg_control = cmsgs[m].0.as_mut_ptr().cast();
+                h.msg_controllen = space;
+                let c = libc::CMSG_FIRSTHDR(h);
+                (*c).cmsg_level = libc::SOL_UDP;
+                (*c).cmsg_type = libc::UDP_SEGMENT;
+                (*c).cmsg_len = libc::CMSG_LEN(size_of::<u16>() as u32) as usize;
+                std::ptr::write_unaligned(
+                    libc::CMSG_DATA(c).cast::<u16>(),
+                    batch[first].len() as u16,
+                );
+            }
+            first += counts[m];
+        }
+        libc::sendmmsg(
+            fd,
+            headers.as_mut_ptr(),
+            messages as libc::c_uint,
+            libc::MSG_DONTWAIT,
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(counts[..n as usize].iter().sum())
+}
+
 fn send_with(
     socket: &impl AsRawFd,
     to: Option<&socket2::SockAddr>,
@@ -135,41 +235,29 @@ fn send_with(
 ) -> io::Result<usize> {
     let fd: RawFd = socket.as_raw_fd();
     let mut sent = 0;
+    let mut gso = true;
     while sent < datagrams.len() {
         let batch = &datagrams[sent..datagrams.len().min(sent + SLOTS)];
-        // SAFETY: the iovecs point into `batch`'s slices and the name into `to`, all alive and
-        // unchanged for the call.
-        let n = unsafe {
-            let mut iovecs: [libc::iovec; SLOTS] = zeroed();
-            let mut headers: [libc::mmsghdr; SLOTS] = zeroed();
-            for (i, d) in batch.iter().enumerate() {
-                iovecs[i].iov_base = d.as_ptr() as *mut libc::c_void;
-                iovecs[i].iov_len = d.len();
-                headers[i].msg_hdr.msg_iov = &mut iovecs[i];
-                headers[i].msg_hdr.msg_iovlen = 1;
-                if let Some(to) = to {
-                    headers[i].msg_hdr.msg_name = to.as_ptr() as *mut libc::c_void;
-                    headers[i].msg_hdr.msg_namelen = to.len();
+        match send_batch(fd, to, batch, gso) {
+            Ok(n) => {
+                sent += n;
+                if n < batch.len() {
+                    if !gso || n == 0 {
+                        // The socket buffer is full: the rest are dropped, as the network would.
+                        break;
+                    }
+                    // The buffer is full (the next call says so) or a GSO message was
+                    // refused: go on one datagram at a time.
+                    gso = false;
                 }
             }
-            libc::sendmmsg(
-                fd,
-                headers.as_mut_ptr(),
-                batch.len() as libc::c_uint,
-                libc::MSG_DONTWAIT,
-            )
-        };
-        if n < 0 {
-            let error = io::Error::last_os_error();
-            return if sent > 0 && error.kind() == io::ErrorKind::WouldBlock {
-                Ok(sent)
-            } else {
-                Err(error)
-            };
-        }
-        sent += n as usize;
-        if (n as usize) < batch.len() {
-            break;
+            // EIO: the route cannot offload UDP segmentation; EINVAL: a segment is larger
+            // than the path MTU (a plain send fragments it). Send them one by one.
+            Err(e) if gso && matches!(e.raw_os_error(), Some(libc::EIO | libc::EINVAL)) => {
+                gso = false;
+            }
+            Err(e) if sent > 0 && e.kind() == io::ErrorKind::WouldBlock => return Ok(sent),
+            Err(e) => return Err(e),
         }
     }
     Ok(sent)
@@ -200,6 +288,54 @@ mod tests {
                 recv(&rx, slots).unwrap_err().kind(),
                 io::ErrorKind::WouldBlock
             );
+        });
+    }
+
+    #[test]
+    fn equal_sized_runs_become_gso_messages_within_the_limits() {
+        let sizes = |lens: &[usize]| -> Vec<usize> {
+            let bufs: Vec<Vec<u8>> = lens.iter().map(|&n| vec![0; n]).collect();
+            let datagrams: Vec<&[u8]> = bufs.iter().map(Vec::as_slice).collect();
+            let mut counts = [0; SLOTS];
+            let n = gso_runs(&datagrams, &mut counts);
+            counts[..n].to_vec()
+        };
+        // A shorter datagram ends a run; a zero-length one is never part of one.
+        assert_eq!(
+            sizes(&[100, 100, 100, 50, 100, 7, 7, 0, 3]),
+            [4, 2, 1, 1, 1]
+        );
+        assert_eq!(sizes(&[5, 9, 9]), [1, 2]);
+        // 65,507 bytes at most per message: 21 x 3000, then the other 11.
+        assert_eq!(sizes(&[3000; 32]), [21, 11]);
+        assert_eq!(sizes(&[]), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn gso_runs_arrive_as_the_datagrams_they_were() {
+        let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        rx.set_nonblocking(true).unwrap();
+        let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let lens = [
+            1200, 1200, 1200, 1200, 1200, 600, 1200, 1200, 1200, 64, 64, 1, 0, 9000,
+        ];
+        let bufs: Vec<Vec<u8>> = lens
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| (0..n).map(|b| (i * 31 + b) as u8).collect())
+            .collect();
+        let datagrams: Vec<&[u8]> = bufs.iter().map(Vec::as_slice).collect();
+        assert_eq!(
+            send_to(&tx, rx.local_addr().unwrap(), &datagrams).unwrap(),
+            lens.len()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        with_slots(|slots| {
+            let n = recv(&rx, slots).unwrap();
+            assert_eq!(n, lens.len());
+            for (i, d) in datagrams.iter().enumerate() {
+                assert_eq!(&slots.slot(i)[HEADROOM..], *d, "datagram {i}");
+            }
         });
     }
 }
