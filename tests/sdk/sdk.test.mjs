@@ -250,3 +250,42 @@ test('a token and a key sent together: one valid credential is enough', async ()
   const verified = await counted({ apiToken: admin }).cf.user.tokens.verify();
   assert.equal(verified.status, 'active');
 });
+
+test('access rules: lifecycle, filters and paging', async () => {
+  const zone = await newZone();
+  const { cf, requests } = counted({ apiToken: admin });
+  const rules = cf.firewall.accessRules;
+  const block = await rules.create({
+    zone_id: zone.id, mode: 'block', configuration: { target: 'ip', value: '192.0.2.1' }, notes: 'bot',
+  });
+  const allow = await rules.create({
+    zone_id: zone.id, mode: 'whitelist', configuration: { target: 'ip6', value: '2001:DB8::1' },
+  });
+  assert.equal(allow.configuration.value, '2001:db8::1');
+  assert.deepEqual(await rules.get(block.id, { zone_id: zone.id }), block);
+
+  const ids = async (params) => {
+    const out = [];
+    for await (const rule of rules.list({ zone_id: zone.id, ...params })) out.push(rule.id);
+    return out;
+  };
+  assert.deepEqual(await ids({}), [block.id, allow.id]);
+  assert.deepEqual(await ids({ per_page: 1 }), [block.id, allow.id]);
+  assert.deepEqual(await ids({ configuration: { target: 'ip6' } }), [allow.id]);
+  assert.deepEqual(await ids({ mode: 'block', notes: 'BO', match: 'all' }), [block.id]);
+
+  const edited = await rules.edit(block.id, {
+    zone_id: zone.id, mode: 'whitelist', configuration: { target: 'ip', value: '192.0.2.1' },
+  });
+  assert.equal(edited.mode, 'whitelist');
+  assert.equal(edited.notes, 'bot');
+
+  await assert.rejects(
+    rules.create({ zone_id: zone.id, mode: 'block', configuration: { target: 'asn', value: 'x' } }),
+    Cloudflare.BadRequestError,
+  );
+  const sent = requests.length;
+  assert.deepEqual(await rules.delete(block.id, { zone_id: zone.id }), { id: block.id });
+  await assert.rejects(rules.get(block.id, { zone_id: zone.id }), Cloudflare.NotFoundError);
+  assert.equal(requests.length, sent + 2, 'no retries');
+});

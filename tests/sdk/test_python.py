@@ -298,3 +298,41 @@ def test_zones_through_the_sdk(node):
     assert cf.zones.delete(zone_id=z.id).id == z.id
     with pytest.raises(cloudflare.NotFoundError):
         cf.spectrum.apps.get(app.id, zone_id=z.id)
+
+
+def test_access_rules_lifecycle_and_filters(client, zone):
+    cf = client.cf
+    rules = cf.firewall.access_rules
+    block = rules.create(zone_id=zone.id, mode="block",
+                         configuration={"target": "ip_range", "value": "192.0.2.0/24"},
+                         notes="scanners")
+    allow = rules.create(zone_id=zone.id, mode="whitelist",
+                         configuration={"target": "ip", "value": "192.0.2.5"})
+    assert len(block.id) == 32 and block.mode == "block" and block.notes == "scanners"
+    assert block.configuration.target == "ip_range"
+    assert block.configuration.value == "192.0.2.0/24"
+    assert rules.get(block.id, zone_id=zone.id).to_dict() == block.to_dict()
+
+    listed = list(rules.list(zone_id=zone.id))
+    assert [r.id for r in listed] == [block.id, allow.id]
+    only_ip = list(rules.list(zone_id=zone.id, configuration={"target": "ip"}))
+    assert [r.id for r in only_ip] == [allow.id]
+    by_mode = list(rules.list(zone_id=zone.id, mode="block", notes="SCAN"))
+    assert [r.id for r in by_mode] == [block.id]
+    # Auto-iteration over small pages sees each rule once.
+    paged = list(rules.list(zone_id=zone.id, per_page=1))
+    assert [r.id for r in paged] == [block.id, allow.id]
+
+    edited = rules.edit(block.id, zone_id=zone.id, mode="challenge",
+                        configuration={"target": "ip_range", "value": "192.0.2.0/24"})
+    assert edited.mode == "challenge" and edited.notes == "scanners"
+    assert edited.created_on == block.created_on
+
+    with pytest.raises(cloudflare.BadRequestError):
+        rules.create(zone_id=zone.id, mode="block",
+                     configuration={"target": "ip_range", "value": "10.0.0.0/8"})
+    sent = len(client.requests)
+    assert rules.delete(block.id, zone_id=zone.id).id == block.id
+    with pytest.raises(cloudflare.NotFoundError):
+        rules.get(block.id, zone_id=zone.id)
+    assert len(client.requests) == sent + 2, "no retries"

@@ -1,5 +1,6 @@
 //! Spectra's Cloudflare v4 API: the axum router, the envelope, auth and the handlers, all under `/client/v4`.
 
+mod access_rules;
 mod apps;
 mod auth;
 mod envelope;
@@ -96,6 +97,16 @@ pub fn router(state: ApiState) -> Router {
             get(apps::status),
         )
         .route("/zones/{zone_id}/spectrum/protocols", get(apps::protocols))
+        .route(
+            "/zones/{zone_id}/firewall/access_rules/rules",
+            get(access_rules::list).post(access_rules::create),
+        )
+        .route(
+            "/zones/{zone_id}/firewall/access_rules/rules/{rule_id}",
+            get(access_rules::get_one)
+                .patch(access_rules::edit)
+                .delete(access_rules::delete),
+        )
         .route("/user/tokens/verify", get(zones::verify_token));
     Router::new()
         .nest("/client/v4", v4)

@@ -1,6 +1,7 @@
 //! Spectra's configuration model: apps, zones, tokens, their validation, the `Snapshot` and its `diff`. No I/O.
 
 mod access;
+mod access_rule;
 mod app;
 mod choice;
 mod edge;
@@ -15,6 +16,9 @@ mod status;
 mod zone;
 
 pub use access::{Permission, Token, User};
+pub use access_rule::{
+    canonical_value, AccessRule, AccessRuleMode, Firewall, RuleFields, RuleTarget,
+};
 pub use app::{
     App, AppConfig, Connectivity, Dns, DnsType, EdgeIps, Origin, OriginDns, OriginDnsType,
     OriginPort, OriginUri, ProxyProtocol, Tls, TrafficType,

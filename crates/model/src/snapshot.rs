@@ -1,15 +1,18 @@
 //! The whole configuration at one store revision, and the pure diff the data plane reconciles from.
 
-use crate::{App, Zone};
+use crate::{AccessRule, App, Zone};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// Every zone and app as of `revision`. Cheap to clone: apps are shared.
+/// Every zone, app and access rule as of `revision`. Cheap to clone: apps and rule lists are
+/// shared.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Snapshot {
     pub revision: u64,
     pub zones: BTreeMap<String, Zone>,
     pub apps: BTreeMap<String, Arc<App>>,
+    /// Each zone's access rules (zones without rules are absent).
+    pub access_rules: BTreeMap<String, Arc<Vec<AccessRule>>>,
 }
 
 /// What the store reports as changed since a revision.
@@ -20,6 +23,8 @@ pub struct Changes {
     pub removed_zones: Vec<String>,
     pub apps: Vec<App>,
     pub removed_apps: Vec<String>,
+    /// The whole rule list of each zone whose rules changed (empty: it has none now).
+    pub access_rules: Vec<(String, Vec<AccessRule>)>,
 }
 
 impl Changes {
@@ -28,6 +33,7 @@ impl Changes {
             && self.removed_zones.is_empty()
             && self.apps.is_empty()
             && self.removed_apps.is_empty()
+            && self.access_rules.is_empty()
     }
 }
 
@@ -46,6 +52,7 @@ impl Snapshot {
         next.revision = changes.revision.max(self.revision);
         for id in changes.removed_zones {
             next.zones.remove(&id);
+            next.access_rules.remove(&id);
         }
         for zone in changes.zones {
             next.zones.insert(zone.id.clone(), zone);
@@ -55,6 +62,13 @@ impl Snapshot {
         }
         for app in changes.apps {
             next.apps.insert(app.id.clone(), Arc::new(app));
+        }
+        for (zone_id, rules) in changes.access_rules {
+            if rules.is_empty() {
+                next.access_rules.remove(&zone_id);
+            } else {
+                next.access_rules.insert(zone_id, Arc::new(rules));
+            }
         }
         next
     }

@@ -86,6 +86,7 @@ async fn main() {
         revision: 1,
         zones: Default::default(),
         apps: [(app.id.clone(), Arc::new(app))].into(),
+        ..Default::default()
     };
     published.send_replace(Arc::new(snapshot));
     tokio::time::sleep(Duration::from_millis(200)).await;

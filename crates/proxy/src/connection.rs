@@ -27,6 +27,9 @@ pub(crate) fn tune(socket: SockRef<'_>) {
     let _ = socket.set_tcp_keepalive(&TcpKeepalive::new().with_time(KEEPALIVE_IDLE));
 }
 
+/// Cloudflare's event-log status for a client an IP Access Rule refused.
+const FILTERED: u16 = 403;
+
 /// Cloudflare's event-log status for a failed origin connect.
 fn connect_status(error: &io::Error) -> u16 {
     match error.kind() {
@@ -132,10 +135,20 @@ async fn proxy(
 ) {
     // Only the connection log needs the wall clock.
     let connected_at = app.node.access_log.as_ref().map(|_| chrono::Utc::now());
-    // Boxed: the connect phase's state would otherwise sit in every connection's task for its
-    // whole life.
-    let connected = Box::pin(connect(settings, edge, app.node.options.connect_timeout)).await;
+    let connected = if app.node.admits(&settings.app, peer.ip()) {
+        // Boxed: the connect phase's state would otherwise sit in every connection's task
+        // for its whole life.
+        Box::pin(connect(settings, edge, app.node.options.connect_timeout)).await
+    } else {
+        tracing::info!("client refused by the zone's IP Access Rules");
+        app.node
+            .counters
+            .clients_filtered
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Err((FILTERED, None))
+    };
     let (event, status, origin, client_bytes, origin_bytes) = match connected {
+        Err((FILTERED, _)) => ("clientFiltered", FILTERED, None, 0, 0),
         Err((status, origin)) => {
             tracing::warn!(status, "no origin reachable; closing the client connection");
             ("originError", status, origin, 0, 0)

@@ -19,8 +19,10 @@ mod udp_flow;
 pub use access_log::{AccessLog, ConnectionEvent};
 pub use status::StatusBoard;
 
-use model::Snapshot;
-use std::net::SocketAddr;
+use arc_swap::ArcSwap;
+use model::{App, Firewall, Snapshot};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -76,9 +78,21 @@ pub(crate) struct Node {
     counters: Arc<Counters>,
     /// The zero of `now_ms`.
     epoch: Instant,
+    /// Each zone's IP Access Rules, for apps with `ip_firewall`.
+    firewalls: ArcSwap<HashMap<String, Arc<Firewall>>>,
 }
 
 impl Node {
+    /// Whether `ip` may open a connection or flow to `app` (always, without `ip_firewall`).
+    pub(crate) fn admits(&self, app: &App, ip: IpAddr) -> bool {
+        !app.config.ip_firewall
+            || self
+                .firewalls
+                .load()
+                .get(&app.zone_id)
+                .is_none_or(|firewall| firewall.admits(ip))
+    }
+
     /// Milliseconds since the node started: the UDP flow tables' clock.
     pub(crate) fn now_ms(&self) -> u64 {
         self.epoch.elapsed().as_millis() as u64
@@ -92,6 +106,8 @@ pub struct Counters {
     pub udp_flows_refused: AtomicU64,
     /// Origin replies dropped for a missing or wrong Simple Proxy Protocol header.
     pub spp_malformed: AtomicU64,
+    /// TCP connections and UDP datagrams refused by a zone's IP Access Rules.
+    pub clients_filtered: AtomicU64,
 }
 
 /// The data plane of one node.
@@ -114,6 +130,7 @@ impl DataPlane {
                 limit_warned_at: AtomicU64::new(0),
                 udp_flows,
                 counters: Arc::default(),
+                firewalls: ArcSwap::default(),
                 epoch: Instant::now(),
             }),
         }

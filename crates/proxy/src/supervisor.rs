@@ -3,7 +3,7 @@
 
 use crate::app::AppRuntime;
 use crate::Node;
-use model::{diff, AppChange, Snapshot};
+use model::{diff, AppChange, Firewall, Snapshot};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -20,6 +20,15 @@ pub(crate) async fn run(
     let mut draining = JoinSet::new();
     loop {
         let next = snapshots.borrow_and_update().clone();
+        if next.access_rules != current.access_rules {
+            // Rules apply when a client connects: open connections are left alone.
+            let firewalls = next
+                .access_rules
+                .iter()
+                .map(|(zone, rules)| (zone.clone(), Arc::new(Firewall::new(rules.iter()))))
+                .collect();
+            node.firewalls.store(Arc::new(firewalls));
+        }
         for change in diff(&current, &next) {
             match change {
                 AppChange::Added(app) => {

@@ -99,6 +99,12 @@ pub(crate) fn open(
     app: &Arc<AppShared>,
 ) -> Option<Entry> {
     let node = &app.node;
+    let settings = app.settings.load_full();
+    if !node.admits(&settings.app, client.ip()) {
+        // Each datagram of a refused client is checked and dropped: it never gets a flow.
+        node.counters.clients_filtered.fetch_add(1, Relaxed);
+        return None;
+    }
     let Ok(slot) = node.udp_flows.clone().try_acquire_owned() else {
         node.counters.udp_flows_refused.fetch_add(1, Relaxed);
         crate::listener::warn_limit(
@@ -107,7 +113,6 @@ pub(crate) fn open(
         );
         return None;
     };
-    let settings = app.settings.load_full();
     for (target, origin) in settings.plan(edge.port()) {
         let socket = match connected_socket(origin) {
             Ok(s) => s,

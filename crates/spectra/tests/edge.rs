@@ -261,3 +261,40 @@ async fn sigterm_drains_open_connections_and_exits_0() {
         "exits once drained"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_access_rule_made_through_the_api_refuses_clients_of_ip_firewall_apps() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = setup(dir.path());
+    let o = origin(b"F").await;
+    let node = Node::with(dir.path(), &["--edge-ipv4-pool", "127.84.0.0/24"]);
+    let mut app = tcp_app("fw.example.com", 2323, o);
+    app["ip_firewall"] = json!(true);
+    let (status, body) = s.call(&node, reqwest::Method::POST, "", Some(app)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let edge: SocketAddr = "127.84.0.1:2323".parse().unwrap();
+    assert!(reach(edge, Duration::from_secs(1)).await.is_some());
+
+    // The test connects from 127.0.0.1: block it.
+    let rules = format!("{}/zones/{}/firewall/access_rules/rules", node.base, s.zone);
+    let rule = json!({"mode": "block", "configuration": {"target": "ip", "value": "127.0.0.1"}});
+    let (status, body) = send(s.http.post(&rules).bearer_auth(&s.token).json(&rule)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let blocked_at = Instant::now();
+    loop {
+        if reach(edge, Duration::from_millis(100)).await.is_none() {
+            break;
+        }
+        assert!(
+            blocked_at.elapsed() < Duration::from_secs(1),
+            "rule live within 1 s"
+        );
+    }
+    let id = body["result"]["id"].as_str().unwrap();
+    let (status, _) = send(s.http.delete(format!("{rules}/{id}")).bearer_auth(&s.token)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        reach(edge, Duration::from_secs(1)).await.is_some(),
+        "admitted again"
+    );
+}

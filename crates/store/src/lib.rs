@@ -75,6 +75,24 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<App>;
     fn delete_app(&self, zone_id: &str, app_id: &str) -> Result<bool>;
 
+    /// A zone's IP Access Rules, oldest first.
+    fn access_rules(&self, zone_id: &str) -> Result<Vec<model::AccessRule>>;
+    fn access_rule(&self, zone_id: &str, id: &str) -> Result<Option<model::AccessRule>>;
+    /// Fails with `Conflict` when the zone has a rule on the same target and value.
+    fn create_access_rule(
+        &self,
+        zone_id: &str,
+        fields: &model::RuleFields,
+    ) -> Result<model::AccessRule>;
+    /// `None` when there is no such rule.
+    fn update_access_rule(
+        &self,
+        zone_id: &str,
+        id: &str,
+        fields: &model::RuleFields,
+    ) -> Result<Option<model::AccessRule>>;
+    fn delete_access_rule(&self, zone_id: &str, id: &str) -> Result<bool>;
+
     /// Returns the token and its secret, which is not stored and cannot be shown again.
     fn create_token(
         &self,

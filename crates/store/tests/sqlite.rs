@@ -200,3 +200,92 @@ fn reopening_keeps_everything_and_migrations_run_once() {
     assert_eq!(store.app(&zone.id, &app.id).unwrap(), Some(app));
     assert_eq!(store.revision().unwrap(), 2);
 }
+
+fn rule_fields(mode: &str, target: &str, value: &str) -> model::RuleFields {
+    model::RuleFields::from_json(
+        &json!({"mode": mode, "configuration": {"target": target, "value": value}}),
+    )
+    .unwrap()
+}
+
+#[test]
+fn access_rules_are_kept_per_zone_and_reach_the_data_plane_as_whole_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let zone = store.create_zone("example.com").unwrap();
+    let other = store.create_zone("example.org").unwrap();
+    let start = store.revision().unwrap();
+    let block = store
+        .create_access_rule(&zone.id, &rule_fields("block", "ip", "192.0.2.1"))
+        .unwrap();
+    let allow = store
+        .create_access_rule(
+            &zone.id,
+            &rule_fields("whitelist", "ip_range", "192.0.2.0/24"),
+        )
+        .unwrap();
+    store
+        .create_access_rule(&other.id, &rule_fields("block", "ip", "192.0.2.1"))
+        .unwrap();
+    // One rule per target and value in a zone.
+    assert!(matches!(
+        store.create_access_rule(&zone.id, &rule_fields("whitelist", "ip", "192.0.2.1")),
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store.update_access_rule(&allow.zone_id, &allow.id, &block.fields),
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store.create_access_rule(&"f".repeat(32), &block.fields),
+        Err(StoreError::NotFound("zone"))
+    ));
+    assert_eq!(
+        store.access_rules(&zone.id).unwrap(),
+        [block.clone(), allow.clone()]
+    );
+
+    let changes = store.changes_since(start).unwrap();
+    assert_eq!(changes.access_rules.len(), 2);
+    assert_eq!(
+        changes.access_rules[0].1.len() + changes.access_rules[1].1.len(),
+        3
+    );
+    let snapshot = store.snapshot().unwrap();
+    assert_eq!(snapshot.access_rules[&zone.id].len(), 2);
+
+    let edited = store
+        .update_access_rule(
+            &zone.id,
+            &block.id,
+            &rule_fields("whitelist", "ip", "192.0.2.1"),
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(edited.created_on, block.created_on);
+    assert_eq!(
+        store.access_rule(&zone.id, &block.id).unwrap(),
+        Some(edited)
+    );
+    assert!(store.access_rule(&other.id, &block.id).unwrap().is_none());
+    let before_delete = store.revision().unwrap();
+    assert!(store.delete_access_rule(&zone.id, &block.id).unwrap());
+    assert!(!store.delete_access_rule(&zone.id, &block.id).unwrap());
+    let changes = store.changes_since(before_delete).unwrap();
+    assert_eq!(
+        changes.access_rules,
+        [(zone.id.clone(), vec![allow.clone()])]
+    );
+    let with_one = store.snapshot().unwrap();
+    assert!(store.delete_access_rule(&zone.id, &allow.id).unwrap());
+    let emptied = with_one.apply(store.changes_since(with_one.revision).unwrap());
+    assert!(!emptied.access_rules.contains_key(&zone.id));
+    assert_eq!(emptied.access_rules.len(), 1, "the other zone's rules stay");
+
+    // A zone's rules go with it.
+    assert!(store.delete_zone(&other.id).unwrap());
+    assert!(store.snapshot().unwrap().access_rules.is_empty());
+    drop(store);
+    let reopened = SqliteStore::open(dir.path()).unwrap();
+    assert!(reopened.access_rules(&other.id).unwrap().is_empty());
+}

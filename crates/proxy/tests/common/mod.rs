@@ -48,13 +48,29 @@ impl Edge {
 
     /// Publishes a snapshot holding exactly `apps`, and waits until each listener is bound.
     pub async fn publish(&self, apps: &[&App]) {
+        self.publish_with_rules(apps, &[]).await
+    }
+
+    /// Like `publish`, with these access rules (grouped by their zones).
+    pub async fn publish_with_rules(&self, apps: &[&App], rules: &[model::AccessRule]) {
         let revision = self.published.borrow().revision + 1;
+        let mut access_rules = std::collections::BTreeMap::<String, Vec<_>>::new();
+        for rule in rules {
+            access_rules
+                .entry(rule.zone_id.clone())
+                .or_default()
+                .push(rule.clone());
+        }
         let snapshot = Snapshot {
             revision,
             zones: Default::default(),
             apps: apps
                 .iter()
                 .map(|a| (a.id.clone(), Arc::new((*a).clone())))
+                .collect(),
+            access_rules: access_rules
+                .into_iter()
+                .map(|(zone, list)| (zone, Arc::new(list)))
                 .collect(),
         };
         self.published.send_replace(Arc::new(snapshot));

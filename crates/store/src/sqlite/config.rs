@@ -1,6 +1,6 @@
 //! Zones and apps in SQLite, with the revision log (`revision` columns and tombstones) behind `changes_since`.
 
-use super::{bump_revision, current_revision, new_id, now, optional, parse_time};
+use super::{bump_revision, current_revision, new_id, now, optional, parse_time, rules};
 use crate::{AppPage, Result, StoreError};
 use model::{App, AppConfig, AppListQuery, AppOrder, Changes, Direction, Snapshot, Zone};
 use rusqlite::{params, Row, Transaction};
@@ -101,6 +101,10 @@ pub fn snapshot(tx: &Transaction) -> Result<Snapshot> {
             .into_iter()
             .map(|a| (a.id.clone(), Arc::new(a)))
             .collect(),
+        access_rules: rules::all(tx)?
+            .into_iter()
+            .map(|(zone, list)| (zone, Arc::new(list)))
+            .collect(),
     })
 }
 
@@ -111,6 +115,7 @@ pub fn changes_since(tx: &Transaction, since: u64) -> Result<Changes> {
         removed_zones: tombstones(tx, "zone", since)?,
         apps: query_apps(tx, "WHERE revision > ?1", [since])?,
         removed_apps: tombstones(tx, "app", since)?,
+        access_rules: rules::changed_since(tx, since)?,
     })
 }
 
@@ -156,6 +161,7 @@ pub fn delete_zone(tx: &Transaction, id: &str) -> Result<bool> {
         bury(tx, "app", app_id, revision)?;
     }
     tx.execute("DELETE FROM apps WHERE zone_id = ?1", [id])?;
+    rules::delete_zone(tx, id)?;
     tx.execute("DELETE FROM zones WHERE id = ?1", [id])?;
     bury(tx, "zone", id, revision)?;
     Ok(true)

@@ -2,6 +2,7 @@
 
 mod access;
 mod config;
+mod rules;
 
 use crate::{secret, Result, Store, StoreError};
 use chrono::{DateTime, SubsecRound, Utc};
@@ -61,6 +62,21 @@ CREATE TABLE users (
 "#,
     // Where each app listens, assigned when it is written: comma-separated IP addresses.
     "ALTER TABLE apps ADD COLUMN edge_addresses TEXT NOT NULL DEFAULT '';",
+    // Zone IP Access Rules, and the revision at which each zone's rules last changed.
+    r#"
+CREATE TABLE access_rules (
+    id TEXT PRIMARY KEY,
+    zone_id TEXT NOT NULL REFERENCES zones (id),
+    mode TEXT NOT NULL,
+    target TEXT NOT NULL,
+    value TEXT NOT NULL,
+    notes TEXT NOT NULL,
+    created_on TEXT NOT NULL,
+    modified_on TEXT NOT NULL
+);
+CREATE INDEX access_rules_zone ON access_rules (zone_id, target, value);
+CREATE TABLE access_rule_changes (zone_id TEXT PRIMARY KEY, revision INTEGER NOT NULL);
+"#,
 ];
 
 /// The file the store keeps in the data dir.
@@ -241,6 +257,35 @@ impl Store for SqliteStore {
 
     fn token_by_secret(&self, secret: &str) -> Result<Option<model::Token>> {
         self.read(|tx| access::token_by_secret(tx, secret))
+    }
+
+    fn access_rules(&self, zone_id: &str) -> Result<Vec<model::AccessRule>> {
+        self.read(|tx| rules::of_zone(tx, zone_id))
+    }
+
+    fn access_rule(&self, zone_id: &str, id: &str) -> Result<Option<model::AccessRule>> {
+        self.read(|tx| rules::one(tx, zone_id, id))
+    }
+
+    fn create_access_rule(
+        &self,
+        zone_id: &str,
+        fields: &model::RuleFields,
+    ) -> Result<model::AccessRule> {
+        self.write(|tx| rules::create(tx, zone_id, fields))
+    }
+
+    fn update_access_rule(
+        &self,
+        zone_id: &str,
+        id: &str,
+        fields: &model::RuleFields,
+    ) -> Result<Option<model::AccessRule>> {
+        self.write(|tx| rules::update(tx, zone_id, id, fields))
+    }
+
+    fn delete_access_rule(&self, zone_id: &str, id: &str) -> Result<bool> {
+        self.write(|tx| rules::delete(tx, zone_id, id))
     }
 
     fn create_user(&self, email: &str) -> Result<(model::User, String)> {
