@@ -3,7 +3,7 @@
 
 use crate::apps::{path, zone_for};
 use crate::auth::Caller;
-use crate::envelope::{ok, ok_list, ApiError, ApiResult, ResultInfo};
+use crate::envelope::{ok, ok_page, ApiError, ApiResult};
 use crate::extract::{identifier, JsonBody, Query};
 use crate::ApiState;
 use axum::extract::rejection::PathRejection;
@@ -102,22 +102,9 @@ pub async fn list(
     )
     .await?;
     let query = Query::parse(raw.as_deref())?;
-    let page = query.number("page")?.unwrap_or(1);
-    let per_page = query
-        .number("per_page")?
-        .unwrap_or(DEFAULT_PER_PAGE)
-        .min(MAX_PER_PAGE);
+    let (page, per_page) = query.paging(DEFAULT_PER_PAGE, MAX_PER_PAGE)?;
     let rules = state.store(move |s| s.access_rules(&zone.id)).await?;
-    let rules = select(rules, &query)?;
-    let total = rules.len() as u64;
-    let skip = (page as usize - 1).saturating_mul(per_page as usize);
-    let shown: Vec<AccessRule> = rules
-        .into_iter()
-        .skip(skip)
-        .take(per_page as usize)
-        .collect();
-    let info = ResultInfo::new(page, per_page, shown.len(), total);
-    Ok(ok_list(shown, info))
+    Ok(ok_page(select(rules, &query)?, page, per_page))
 }
 
 pub async fn create(

@@ -121,6 +121,19 @@ impl ResultInfo {
     }
 }
 
+/// `200` with page `page` (from 1) of `items`, `per_page` to a page, and its `result_info`.
+pub fn ok_page<T: Serialize>(items: Vec<T>, page: u32, per_page: u32) -> Response {
+    let total = items.len() as u64;
+    let skip = (page as usize - 1).saturating_mul(per_page as usize);
+    let shown: Vec<T> = items
+        .into_iter()
+        .skip(skip)
+        .take(per_page as usize)
+        .collect();
+    let info = ResultInfo::new(page, per_page, shown.len(), total);
+    ok_list(shown, info)
+}
+
 /// `200` with a list `result` and its `result_info`.
 pub fn ok_list(result: impl Serialize, info: ResultInfo) -> Response {
     json_response(

@@ -86,6 +86,13 @@ impl Query {
             .map(|(_, v)| v.as_str())
     }
 
+    /// `page` (default 1) and `per_page` (default `default`, cut to `max`).
+    pub fn paging(&self, default: u32, max: u32) -> Result<(u32, u32), ApiError> {
+        let page = self.number("page")?.unwrap_or(1);
+        let per_page = self.number("per_page")?.unwrap_or(default).min(max);
+        Ok((page, per_page))
+    }
+
     /// A positive whole number, leniently: Python's SDK sends `page=2.0`.
     pub fn number(&self, key: &str) -> Result<Option<u32>, ApiError> {
         let Some(text) = self.get(key) else {

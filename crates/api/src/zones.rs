@@ -2,7 +2,7 @@
 
 use crate::apps::{path, zone_for};
 use crate::auth::{bearer, Caller};
-use crate::envelope::{ok, ok_list, unknown_zone, ApiError, ApiResult, ResultInfo};
+use crate::envelope::{ok, ok_page, unknown_zone, ApiError, ApiResult};
 use crate::extract::{JsonBody, Query};
 use crate::ApiState;
 use axum::extract::rejection::PathRejection;
@@ -20,11 +20,7 @@ pub async fn list(
     RawQuery(raw): RawQuery,
 ) -> ApiResult {
     let query = Query::parse(raw.as_deref())?;
-    let page = query.number("page")?.unwrap_or(1);
-    let per_page = query
-        .number("per_page")?
-        .unwrap_or(DEFAULT_PER_PAGE)
-        .min(MAX_ZONES_PER_PAGE);
+    let (page, per_page) = query.paging(DEFAULT_PER_PAGE, MAX_ZONES_PER_PAGE)?;
     let name = query.get("name").map(str::to_ascii_lowercase);
     let zones: Vec<_> = state
         .store(|s| s.list_zones())
@@ -32,15 +28,7 @@ pub async fn list(
         .into_iter()
         .filter(|z| caller.sees_zone(&z.id) && name.as_ref().is_none_or(|n| &z.name == n))
         .collect();
-    let total = zones.len() as u64;
-    let skip = (page as usize - 1).saturating_mul(per_page as usize);
-    let shown: Vec<_> = zones
-        .into_iter()
-        .skip(skip)
-        .take(per_page as usize)
-        .collect();
-    let info = ResultInfo::new(page, per_page, shown.len(), total);
-    Ok(ok_list(shown, info))
+    Ok(ok_page(zones, page, per_page))
 }
 
 /// `POST /zones {"name": "example.com"}`. `account`, `type: "full"` and `jump_start` are accepted
