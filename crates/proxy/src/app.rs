@@ -3,6 +3,7 @@
 
 use crate::balancer::{Balancer, Target};
 use crate::listener::{self, Listener};
+use crate::tls::AppTls;
 use crate::{dns, udp, Node};
 use arc_swap::ArcSwap;
 use model::{App, Origin, PortRange, Transport};
@@ -23,6 +24,8 @@ pub(crate) struct Settings {
     pub origins: Arc<Mutex<Balancer>>,
     /// For `origin_dns`: true once the first resolution was tried.
     pub resolved: Option<watch::Receiver<bool>>,
+    /// For `tls` other than `off`: the edge's and the origin's TLS.
+    pub tls: Option<Arc<AppTls>>,
 }
 
 /// The origin port for an edge port: ranges map `start + (edge_port - edge_start)`.
@@ -62,6 +65,7 @@ impl Settings {
                     .map(|u| Target::plain(SocketAddr::new(u.ip, u.ports.start)));
                 Settings {
                     origins: Arc::new(Mutex::new(Balancer::new(targets))),
+                    tls: tls(&app, node),
                     app,
                     resolved: None,
                 }
@@ -80,12 +84,21 @@ impl Settings {
                 );
                 Settings {
                     origins,
+                    tls: tls(&app, node),
                     app,
                     resolved: Some(resolved),
                 }
             }
         }
     }
+}
+
+/// The app's TLS, for a TCP app with `tls` set.
+fn tls(app: &App, node: &Node) -> Option<Arc<AppTls>> {
+    if app.config.protocol.transport != Transport::Tcp {
+        return None;
+    }
+    AppTls::new(app, &node.options.tls).map(Arc::new)
 }
 
 /// The parts of an app runtime its listeners and connections share.
@@ -153,6 +166,7 @@ impl AppRuntime {
                 app: app.clone(),
                 origins: old.origins.clone(),
                 resolved: old.resolved.clone(),
+                tls: tls(&app, &self.shared.node),
             }
         } else {
             Settings::new(app.clone(), &self.shared.node, &self.shared.span)

@@ -41,7 +41,7 @@ fn connect_status(error: &io::Error) -> u16 {
 }
 
 /// Cloudflare's event-log status for a relay that failed on `side`.
-fn relay_status(side: Side, error: &io::Error) -> u16 {
+pub(crate) fn relay_status(side: Side, error: &io::Error) -> u16 {
     use io::ErrorKind::*;
     match (side, error.kind()) {
         (Side::Client, ConnectionReset) => 499,
@@ -59,7 +59,7 @@ fn relay_status(side: Side, error: &io::Error) -> u16 {
 }
 
 /// An open origin connection, counted in its balancer until dropped.
-struct Active<'a> {
+pub(crate) struct Active<'a> {
     settings: &'a Settings,
     target: Target,
 }
@@ -72,7 +72,7 @@ impl Drop for Active<'_> {
 
 /// Tries the origins in the balancer's order until one answers, within `budget`, giving each
 /// attempt an equal share of what is left so a black-holing origin cannot eat all of it.
-async fn connect<'a>(
+pub(crate) async fn connect<'a>(
     settings: &'a Settings,
     edge: SocketAddr,
     budget: Duration,
@@ -126,6 +126,9 @@ pub(crate) async fn handle(
     }
 }
 
+/// How a connection ended, for its log line: event, status, origin, bytes each way.
+pub(crate) type Outcome = (&'static str, u16, Option<SocketAddr>, u64, u64);
+
 async fn proxy(
     client: TcpStream,
     peer: SocketAddr,
@@ -135,30 +138,23 @@ async fn proxy(
 ) {
     // Only the connection log needs the wall clock.
     let connected_at = app.node.access_log.as_ref().map(|_| chrono::Utc::now());
-    let connected = if app.node.admits(&settings.app, peer.ip()) {
-        // Boxed: the connect phase's state would otherwise sit in every connection's task
-        // for its whole life.
-        Box::pin(connect(settings, edge, app.node.options.connect_timeout)).await
-    } else {
+    let outcome = if !app.node.admits(&settings.app, peer.ip()) {
         tracing::info!("client refused by the zone's IP Access Rules");
         app.node
             .counters
             .clients_filtered
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Err((FILTERED, None))
+        ("clientFiltered", FILTERED, None, 0, 0)
+    } else if let Some(tls) = &settings.tls {
+        // Boxed: the handshakes' state would otherwise sit in every connection's task.
+        Box::pin(crate::tls_connection::proxy(
+            client, peer, edge, settings, app, tls,
+        ))
+        .await
+    } else {
+        plain(client, peer, edge, settings, app).await
     };
-    let (event, status, origin, client_bytes, origin_bytes) = match connected {
-        Err((FILTERED, _)) => ("clientFiltered", FILTERED, None, 0, 0),
-        Err((status, origin)) => {
-            tracing::warn!(status, "no origin reachable; closing the client connection");
-            ("originError", status, origin, 0, 0)
-        }
-        Ok((stream, origin, _active)) => {
-            tune(SockRef::from(&stream));
-            let (status, up, down) = run(&client, stream, peer, edge, settings).await;
-            ("disconnect", status, Some(origin), up, down)
-        }
-    };
+    let (event, status, origin, client_bytes, origin_bytes) = outcome;
     tracing::debug!(status, client_bytes, origin_bytes, "connection closed");
     if let (Some(log), Some(connected_at)) = (&app.node.access_log, connected_at) {
         let now = chrono::Utc::now();
@@ -186,6 +182,42 @@ async fn proxy(
     }
 }
 
+/// A plain TCP connection: the origin, then the bytes both ways.
+async fn plain(
+    client: TcpStream,
+    peer: SocketAddr,
+    edge: SocketAddr,
+    settings: &Settings,
+    app: &AppShared,
+) -> Outcome {
+    // Boxed: the connect phase's state would otherwise sit in every connection's task for its
+    // whole life.
+    match Box::pin(connect(settings, edge, app.node.options.connect_timeout)).await {
+        Err((status, origin)) => {
+            tracing::warn!(status, "no origin reachable; closing the client connection");
+            ("originError", status, origin, 0, 0)
+        }
+        Ok((stream, origin, _active)) => {
+            tune(SockRef::from(&stream));
+            let (status, up, down) = run(&client, stream, peer, edge, settings).await;
+            ("disconnect", status, Some(origin), up, down)
+        }
+    }
+}
+
+/// The app's PROXY header for this connection, if it sends one.
+pub(crate) fn proxy_header(
+    settings: &Settings,
+    peer: SocketAddr,
+    edge: SocketAddr,
+) -> Option<Vec<u8>> {
+    match settings.app.config.proxy_protocol {
+        ProxyProtocol::V1 => Some(proxy_header::v1(peer, edge)),
+        ProxyProtocol::V2 => Some(proxy_header::v2(Transport::Tcp, peer, edge)),
+        ProxyProtocol::Off | ProxyProtocol::Simple => None,
+    }
+}
+
 /// Sends the PROXY header (before any client byte: servers like SSH speak first), then relays.
 async fn run(
     client: &TcpStream,
@@ -194,12 +226,7 @@ async fn run(
     edge: SocketAddr,
     settings: &Settings,
 ) -> (u16, u64, u64) {
-    let header = match settings.app.config.proxy_protocol {
-        ProxyProtocol::V1 => Some(proxy_header::v1(peer, edge)),
-        ProxyProtocol::V2 => Some(proxy_header::v2(Transport::Tcp, peer, edge)),
-        ProxyProtocol::Off | ProxyProtocol::Simple => None,
-    };
-    if let Some(header) = header {
+    if let Some(header) = proxy_header(settings, peer, edge) {
         if let Err(e) = origin.write_all(&header).await {
             return (relay_status(Side::Origin, &e), 0, 0);
         }

@@ -13,11 +13,14 @@ mod relay;
 pub mod spp;
 mod status;
 mod supervisor;
+mod tls;
+mod tls_connection;
 mod udp;
 mod udp_flow;
 
 pub use access_log::{AccessLog, ConnectionEvent};
 pub use status::StatusBoard;
+pub use tls::{Certified, NodeCa, TlsOptions};
 
 use arc_swap::ArcSwap;
 use model::{App, Firewall, Snapshot};
@@ -48,6 +51,8 @@ pub struct Options {
     pub udp_idle_timeout: Duration,
     /// UDP flows the whole node allows; datagrams of new flows beyond it are dropped.
     pub udp_max_flows: usize,
+    /// Certificates and trust for apps with `tls`.
+    pub tls: Arc<TlsOptions>,
 }
 
 impl Default for Options {
@@ -61,6 +66,7 @@ impl Default for Options {
             origin_dns_max_ttl: None,
             udp_idle_timeout: Duration::from_secs(60),
             udp_max_flows: 65_536,
+            tls: Arc::default(),
         }
     }
 }

@@ -4,6 +4,7 @@ mod admin;
 mod app_cmd;
 mod follow;
 mod serve;
+mod tls_files;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

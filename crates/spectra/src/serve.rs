@@ -67,6 +67,14 @@ pub struct ServeArgs {
     /// UDP flows the node allows in all; new flows beyond it are dropped [default: 65536].
     #[arg(long)]
     udp_max_flows: Option<usize>,
+    /// Certificates for apps with `tls`: HOSTNAME.crt (chain, leaf first) with HOSTNAME.key
+    /// [default: none; every hostname gets a certificate from the node CA in DATA_DIR/tls].
+    #[arg(long)]
+    tls_cert_dir: Option<PathBuf>,
+    /// PEM file of roots an origin's certificate may chain to under `tls: strict`, besides the
+    /// web PKI's.
+    #[arg(long)]
+    origin_ca: Option<PathBuf>,
     /// Threads that run the API and the data plane [default: the CPUs this process may use].
     /// With 1, a single-threaded runtime, without a work-stealing scheduler's bookkeeping.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
@@ -93,6 +101,8 @@ impl ServeArgs {
             udp_idle_timeout: self.udp_idle_timeout.or(file.udp_idle_timeout),
             udp_max_flows: self.udp_max_flows.or(file.udp_max_flows),
             workers: self.workers.or(file.workers),
+            tls_cert_dir: self.tls_cert_dir.or(file.tls_cert_dir),
+            origin_ca: self.origin_ca.or(file.origin_ca),
         }
     }
 }
@@ -113,6 +123,8 @@ struct Settings {
     options: proxy::Options,
     access_log: Option<PathBuf>,
     workers: usize,
+    tls_cert_dir: Option<PathBuf>,
+    origin_ca: Option<PathBuf>,
 }
 
 fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
@@ -165,6 +177,8 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
             ..option_defaults
         },
         access_log: args.access_log,
+        tls_cert_dir: args.tls_cert_dir,
+        origin_ca: args.origin_ca,
         workers: match args.workers {
             Some(0) => anyhow::bail!("workers must be at least 1"),
             Some(n) => n.into(),
@@ -228,7 +242,12 @@ fn raise_fd_limit() {
     }
 }
 
-async fn serve(settings: Settings) -> anyhow::Result<()> {
+async fn serve(mut settings: Settings) -> anyhow::Result<()> {
+    settings.options.tls = Arc::new(crate::tls_files::load(
+        &settings.data_dir,
+        settings.tls_cert_dir.as_deref(),
+        settings.origin_ca.as_deref(),
+    )?);
     let store: Arc<dyn Store> = Arc::new(
         store::SqliteStore::open(&settings.data_dir)
             .with_context(|| format!("cannot open the store in {}", settings.data_dir.display()))?,

@@ -8,6 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -297,4 +298,44 @@ async fn an_access_rule_made_through_the_api_refuses_clients_of_ip_firewall_apps
         reach(edge, Duration::from_secs(1)).await.is_some(),
         "admitted again"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_app_serves_a_certificate_from_the_node_ca_in_the_data_dir() {
+    use rustls::pki_types::pem::PemObject;
+    let dir = tempfile::tempdir().unwrap();
+    let s = setup(dir.path());
+    let o = origin(b"S").await;
+    let _node = Node::with(dir.path(), &["--edge-ipv4-pool", "127.86.0.0/24"]);
+    let mut app = tcp_app("tls.example.com", 2443, o);
+    app["tls"] = json!("flexible");
+    let (status, body) = s.call(&_node, reqwest::Method::POST, "", Some(app)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let ca = rustls::pki_types::CertificateDer::from_pem_file(dir.path().join("tls/ca.crt"))
+        .expect("the node keeps its CA certificate in DATA_DIR/tls/ca.crt");
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca).unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let name = rustls::pki_types::ServerName::try_from("tls.example.com").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(1);
+    let mut tag = [0u8; 1];
+    loop {
+        if let Ok(tcp) = TcpStream::connect("127.86.0.1:2443").await {
+            if let Ok(mut tls) = connector.connect(name.clone(), tcp).await {
+                tls.read_exact(&mut tag).await.unwrap();
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "TLS app live within 1 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(&tag, b"S");
 }

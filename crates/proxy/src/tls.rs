@@ -1,0 +1,235 @@
+//! Certificates for apps with `tls` set: the operator's for a hostname, or one the node's own
+//! CA issues; and the rustls configurations of each app's edge (server) and origin (client) side.
+
+use model::{App, Origin, Tls};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, ServerConfig, SignatureScheme};
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use tokio_rustls::TlsConnector;
+
+/// A certificate chain and its key.
+pub type Certified = (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>);
+
+/// What the node knows of TLS, from `serve`'s flags and data dir.
+#[derive(Default)]
+pub struct TlsOptions {
+    /// The operator's certificates, by lower-case hostname: used before the node CA's.
+    pub certificates: HashMap<String, Arc<Certified>>,
+    /// Issues a certificate for a hostname the operator gave none for.
+    pub ca: Option<NodeCa>,
+    /// Roots an origin's certificate may chain to under `tls: strict`, besides the web PKI's.
+    pub origin_roots: Vec<CertificateDer<'static>>,
+}
+
+impl fmt::Debug for TlsOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsOptions")
+            .field(
+                "certificates",
+                &self.certificates.keys().collect::<Vec<_>>(),
+            )
+            .field("ca", &self.ca.is_some())
+            .field("origin_roots", &self.origin_roots.len())
+            .finish()
+    }
+}
+
+/// The node's own certificate authority. Clients that trust its certificate accept every
+/// hostname the node serves without an operator certificate.
+pub struct NodeCa {
+    issuer: Issuer<'static, KeyPair>,
+    certificate: CertificateDer<'static>,
+}
+
+/// The CA's name and powers; the same each time, so a kept key signs under the kept certificate.
+fn ca_params() -> CertificateParams {
+    let mut params = CertificateParams::default();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "Spectra edge CA");
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    params
+}
+
+impl NodeCa {
+    /// A new CA, with its certificate and key as PEM for the caller to keep.
+    pub fn generate() -> Result<(NodeCa, String, String), rcgen::Error> {
+        let key = KeyPair::generate()?;
+        let certificate = ca_params().self_signed(&key)?;
+        let pems = (certificate.pem(), key.serialize_pem());
+        let ca = NodeCa {
+            issuer: Issuer::new(ca_params(), key),
+            certificate: certificate.der().clone(),
+        };
+        Ok((ca, pems.0, pems.1))
+    }
+
+    /// The CA `generate` made, from the PEM kept.
+    pub fn from_pem(certificate: &str, key: &str) -> Result<NodeCa, String> {
+        let key = KeyPair::from_pem(key).map_err(|e| e.to_string())?;
+        let certificate =
+            CertificateDer::from_pem_slice(certificate.as_bytes()).map_err(|e| e.to_string())?;
+        Ok(NodeCa {
+            issuer: Issuer::new(ca_params(), key),
+            certificate,
+        })
+    }
+
+    pub fn certificate(&self) -> &CertificateDer<'static> {
+        &self.certificate
+    }
+
+    /// A certificate for `hostname`, chained to this CA.
+    pub fn issue(&self, hostname: &str) -> Result<Certified, rcgen::Error> {
+        let key = KeyPair::generate()?;
+        let mut params = CertificateParams::new(vec![hostname.to_owned()])?;
+        params.distinguished_name.push(DnType::CommonName, hostname);
+        let leaf = params.signed_by(&key, &self.issuer)?;
+        let key = PrivateKeyDer::try_from(key.serialize_der())
+            .map_err(|_| rcgen::Error::KeyGenerationUnavailable)?;
+        Ok((vec![leaf.der().clone(), self.certificate.clone()], key))
+    }
+}
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// An app's TLS: the edge side for clients, and for `full` and `strict` the origin side.
+pub(crate) struct AppTls {
+    /// The app's hostname: a client's SNI, when it sends one, must name it.
+    pub hostname: String,
+    /// `Err`: no certificate could be had for the hostname; connections are refused.
+    pub edge: Result<Arc<ServerConfig>, String>,
+    /// `None` for `flexible`: plain TCP to the origin.
+    pub origin: Option<(TlsConnector, ServerName<'static>)>,
+}
+
+impl AppTls {
+    /// `None` for `tls: off` (and for UDP apps, which cannot have TLS).
+    pub fn new(app: &App, options: &TlsOptions) -> Option<AppTls> {
+        if app.config.tls == Tls::Off {
+            return None;
+        }
+        let hostname = app.config.dns.name.to_ascii_lowercase();
+        let edge = edge_config(&hostname, options).map(Arc::new);
+        if let Err(error) = &edge {
+            tracing::error!(%hostname, %error, "no edge certificate: TLS connections will be refused");
+        }
+        // The origin is checked against its own name when it has one, else the app's.
+        let origin_name = match &app.config.origin {
+            Origin::Dns(dns) => dns.name.clone(),
+            Origin::Direct(_) => hostname.clone(),
+        };
+        let origin = match app.config.tls {
+            Tls::Full => Some(origin_config(None)),
+            Tls::Strict => Some(origin_config(Some(&options.origin_roots))),
+            _ => None,
+        }
+        .and_then(|config| {
+            let name = ServerName::try_from(origin_name.trim_end_matches('.').to_owned()).ok()?;
+            Some((TlsConnector::from(Arc::new(config)), name))
+        });
+        Some(AppTls {
+            hostname,
+            edge,
+            origin,
+        })
+    }
+}
+
+fn edge_config(hostname: &str, options: &TlsOptions) -> Result<ServerConfig, String> {
+    let (chain, key) = match options.certificates.get(hostname) {
+        Some(certified) => (certified.0.clone(), certified.1.clone_key()),
+        None => match &options.ca {
+            Some(ca) => ca.issue(hostname).map_err(|e| e.to_string())?,
+            None => return Err("no certificate for this hostname and no node CA".into()),
+        },
+    };
+    ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|e| e.to_string())
+}
+
+/// A client config that verifies against the web PKI and `roots`, or (`None`) accepts any
+/// certificate, as `tls: full` asks.
+fn origin_config(roots: Option<&[CertificateDer<'static>]>) -> ClientConfig {
+    let builder = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default versions");
+    match roots {
+        Some(extra) => {
+            let mut store =
+                RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            store.add_parsable_certificates(extra.iter().cloned());
+            builder.with_root_certificates(store).with_no_client_auth()
+        }
+        None => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider())))
+            .with_no_client_auth(),
+    }
+}
+
+/// `tls: full`: the origin's certificate is not checked (its handshake signature still is).
+#[derive(Debug)]
+struct AnyCertificate(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
