@@ -152,7 +152,20 @@ async fn proxy(
         ))
         .await
     } else {
-        plain(client, peer, edge, settings, app).await
+        // Boxed: the connect phase's state would otherwise sit in every connection's task
+        // for its whole life. (Inline, not a function of its own: that would keep a second
+        // copy of this function's arguments in every idle connection.)
+        match Box::pin(connect(settings, edge, app.node.options.connect_timeout)).await {
+            Err((status, origin)) => {
+                tracing::warn!(status, "no origin reachable; closing the client connection");
+                ("originError", status, origin, 0, 0)
+            }
+            Ok((stream, origin, _active)) => {
+                tune(SockRef::from(&stream));
+                let (status, up, down) = run(&client, stream, peer, edge, settings).await;
+                ("disconnect", status, Some(origin), up, down)
+            }
+        }
     };
     let (event, status, origin, client_bytes, origin_bytes) = outcome;
     tracing::debug!(status, client_bytes, origin_bytes, "connection closed");
@@ -179,29 +192,6 @@ async fn proxy(
             proxy_protocol: settings.app.config.proxy_protocol.as_str(),
             status,
         });
-    }
-}
-
-/// A plain TCP connection: the origin, then the bytes both ways.
-async fn plain(
-    client: TcpStream,
-    peer: SocketAddr,
-    edge: SocketAddr,
-    settings: &Settings,
-    app: &AppShared,
-) -> Outcome {
-    // Boxed: the connect phase's state would otherwise sit in every connection's task for its
-    // whole life.
-    match Box::pin(connect(settings, edge, app.node.options.connect_timeout)).await {
-        Err((status, origin)) => {
-            tracing::warn!(status, "no origin reachable; closing the client connection");
-            ("originError", status, origin, 0, 0)
-        }
-        Ok((stream, origin, _active)) => {
-            tune(SockRef::from(&stream));
-            let (status, up, down) = run(&client, stream, peer, edge, settings).await;
-            ("disconnect", status, Some(origin), up, down)
-        }
     }
 }
 
