@@ -96,8 +96,7 @@ impl NodeCa {
         let mut params = CertificateParams::new(vec![hostname.to_owned()])?;
         params.distinguished_name.push(DnType::CommonName, hostname);
         let leaf = params.signed_by(&key, &self.issuer)?;
-        let key = PrivateKeyDer::try_from(key.serialize_der())
-            .map_err(|_| rcgen::Error::KeyGenerationUnavailable)?;
+        let key = PrivateKeyDer::Pkcs8(key.serialize_der().into());
         Ok((vec![leaf.der().clone(), self.certificate.clone()], key))
     }
 }
@@ -123,24 +122,28 @@ impl AppTls {
             return None;
         }
         let hostname = app.config.dns.name.to_ascii_lowercase();
-        let edge = edge_config(&hostname, options).map(Arc::new);
-        if let Err(error) = &edge {
-            tracing::error!(%hostname, %error, "no edge certificate: TLS connections will be refused");
-        }
         // The origin is checked against its own name when it has one, else the app's.
         let origin_name = match &app.config.origin {
-            Origin::Dns(dns) => dns.name.clone(),
+            Origin::Dns(dns) => dns.name.trim_end_matches('.').to_owned(),
             Origin::Direct(_) => hostname.clone(),
         };
-        let origin = match app.config.tls {
+        let client_config = match app.config.tls {
             Tls::Full => Some(origin_config(None)),
             Tls::Strict => Some(origin_config(Some(&options.origin_roots))),
             _ => None,
+        };
+        let mut edge = edge_config(&hostname, options).map(Arc::new);
+        let mut origin = None;
+        if let Some(config) = client_config {
+            match ServerName::try_from(origin_name) {
+                Ok(name) => origin = Some((TlsConnector::from(Arc::new(config)), name)),
+                // Never fall back to plain TCP: refuse the app's connections instead.
+                Err(e) => edge = Err(format!("the origin name is not a TLS server name: {e}")),
+            }
         }
-        .and_then(|config| {
-            let name = ServerName::try_from(origin_name.trim_end_matches('.').to_owned()).ok()?;
-            Some((TlsConnector::from(Arc::new(config)), name))
-        });
+        if let Err(error) = &edge {
+            tracing::error!(%hostname, %error, "TLS connections to this app will be refused");
+        }
         Some(AppTls {
             hostname,
             edge,

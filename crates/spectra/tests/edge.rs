@@ -300,22 +300,14 @@ async fn an_access_rule_made_through_the_api_refuses_clients_of_ip_firewall_apps
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_tls_app_serves_a_certificate_from_the_node_ca_in_the_data_dir() {
-    use rustls::pki_types::pem::PemObject;
-    let dir = tempfile::tempdir().unwrap();
-    let s = setup(dir.path());
-    let o = origin(b"S").await;
-    let _node = Node::with(dir.path(), &["--edge-ipv4-pool", "127.86.0.0/24"]);
-    let mut app = tcp_app("tls.example.com", 2443, o);
-    app["tls"] = json!("flexible");
-    let (status, body) = s.call(&_node, reqwest::Method::POST, "", Some(app)).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-
-    let ca = rustls::pki_types::CertificateDer::from_pem_file(dir.path().join("tls/ca.crt"))
-        .expect("the node keeps its CA certificate in DATA_DIR/tls/ca.crt");
+/// The origin's tag over TLS from `edge`, trusting only `ca`, within a second.
+async fn tag_over_tls(
+    edge: &str,
+    name: &str,
+    ca: &rustls::pki_types::CertificateDer<'static>,
+) -> Option<u8> {
     let mut roots = rustls::RootCertStore::empty();
-    roots.add(ca).unwrap();
+    roots.add(ca.clone()).unwrap();
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
@@ -324,18 +316,47 @@ async fn a_tls_app_serves_a_certificate_from_the_node_ca_in_the_data_dir() {
     .with_root_certificates(roots)
     .with_no_client_auth();
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let name = rustls::pki_types::ServerName::try_from("tls.example.com").unwrap();
+    let name = rustls::pki_types::ServerName::try_from(name.to_owned()).unwrap();
     let deadline = Instant::now() + Duration::from_secs(1);
-    let mut tag = [0u8; 1];
-    loop {
-        if let Ok(tcp) = TcpStream::connect("127.86.0.1:2443").await {
+    while Instant::now() < deadline {
+        if let Ok(tcp) = TcpStream::connect(edge).await {
             if let Ok(mut tls) = connector.connect(name.clone(), tcp).await {
-                tls.read_exact(&mut tag).await.unwrap();
-                break;
+                let mut tag = [0u8; 1];
+                if tls.read_exact(&mut tag).await.is_ok() {
+                    return Some(tag[0]);
+                }
             }
         }
-        assert!(Instant::now() < deadline, "TLS app live within 1 s");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(&tag, b"S");
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_app_serves_a_certificate_from_the_node_ca_kept_in_the_data_dir() {
+    use rustls::pki_types::pem::PemObject;
+    let dir = tempfile::tempdir().unwrap();
+    let s = setup(dir.path());
+    let o = origin(b"S").await;
+    let pool = ["--edge-ipv4-pool", "127.86.0.0/24"];
+    let mut node = Node::with(dir.path(), &pool);
+    let mut app = tcp_app("tls.example.com", 2443, o);
+    app["tls"] = json!("flexible");
+    let (status, body) = s.call(&node, reqwest::Method::POST, "", Some(app)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let ca = rustls::pki_types::CertificateDer::from_pem_file(dir.path().join("tls/ca.crt"))
+        .expect("the node keeps its CA certificate in DATA_DIR/tls/ca.crt");
+    assert_eq!(
+        tag_over_tls("127.86.0.1:2443", "tls.example.com", &ca).await,
+        Some(b'S')
+    );
+
+    // After a restart the same CA signs: clients keep trusting the one file.
+    node.signal("-TERM");
+    assert!(node.child.wait().unwrap().success());
+    let _node = Node::with(dir.path(), &pool);
+    assert_eq!(
+        tag_over_tls("127.86.0.1:2443", "tls.example.com", &ca).await,
+        Some(b'S')
+    );
 }
