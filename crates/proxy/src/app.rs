@@ -166,7 +166,14 @@ impl AppRuntime {
                 app: app.clone(),
                 origins: old.origins.clone(),
                 resolved: old.resolved.clone(),
-                tls: tls(&app, &self.shared.node),
+                // Same hostname and mode: keep the certificate rather than issue a new one.
+                tls: if old.app.config.tls == app.config.tls
+                    && old.app.config.dns.name == app.config.dns.name
+                {
+                    old.tls.clone()
+                } else {
+                    tls(&app, &self.shared.node)
+                },
             }
         } else {
             Settings::new(app.clone(), &self.shared.node, &self.shared.span)

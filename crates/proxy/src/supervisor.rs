@@ -20,7 +20,14 @@ pub(crate) async fn run(
     let mut draining = JoinSet::new();
     loop {
         let next = snapshots.borrow_and_update().clone();
-        if next.access_rules != current.access_rules {
+        // Unchanged zones keep their rule lists' Arcs from snapshot to snapshot.
+        let rules_changed = next.access_rules.len() != current.access_rules.len()
+            || next
+                .access_rules
+                .iter()
+                .zip(&current.access_rules)
+                .any(|((z1, r1), (z2, r2))| z1 != z2 || !Arc::ptr_eq(r1, r2));
+        if rules_changed {
             // Rules apply when a client connects: open connections are left alone.
             let firewalls = next
                 .access_rules

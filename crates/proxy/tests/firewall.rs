@@ -126,5 +126,11 @@ async fn a_refused_udp_client_gets_no_flow() {
     };
     assert!(!ask("127.72.2.9").await, "blocked client answered");
     assert!(ask("127.72.2.8").await, "other client not answered");
+    assert!(
+        edge.counters
+            .clients_filtered
+            .load(std::sync::atomic::Ordering::SeqCst)
+            >= 1
+    );
     edge.stop().await;
 }

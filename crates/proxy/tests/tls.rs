@@ -202,3 +202,36 @@ async fn an_operator_certificate_wins_over_the_node_ca() {
     );
     edge.stop().await;
 }
+
+#[tokio::test]
+async fn a_retune_that_keeps_hostname_and_mode_keeps_the_certificate() {
+    let (ca, _, _) = NodeCa::generate().unwrap();
+    let root = ca.certificate().clone();
+    let options = proxy::Options {
+        tls: Arc::new(TlsOptions {
+            ca: Some(ca),
+            ..TlsOptions::default()
+        }),
+        ..options()
+    };
+    let edge = Edge::start(options);
+    let plain = tagged_echo("127.0.0.1:0", "P").await;
+    let leaf =
+        |stream: &TlsStream<TcpStream>| stream.get_ref().1.peer_certificates().unwrap()[0].clone();
+    let before = tls_app('f', 6206, plain, "flexible");
+    edge.publish(&[&before]).await;
+    let first = leaf(&client(sa("127.73.1.1:6206"), &root, HOST).await.unwrap());
+    let mut retuned = before.clone();
+    retuned.config.ip_firewall = true;
+    edge.publish(&[&retuned]).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let second = leaf(&client(sa("127.73.1.1:6206"), &root, HOST).await.unwrap());
+    assert_eq!(first, second, "same certificate after a retune");
+    let mut full = retuned.clone();
+    full.config.tls = model::Tls::Full;
+    edge.publish(&[&full]).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let third = leaf(&client(sa("127.73.1.1:6206"), &root, HOST).await.unwrap());
+    assert_ne!(second, third, "a new mode builds its TLS anew");
+    edge.stop().await;
+}

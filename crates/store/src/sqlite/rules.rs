@@ -1,7 +1,7 @@
 //! Zone IP Access Rules in SQLite. Each change records its zone's revision, so `changes_since`
 //! hands the data plane the whole rule list of every zone whose rules changed.
 
-use super::{bump_revision, new_id, now, parse_time};
+use super::{bump_revision, new_id, now, optional, parse_time};
 use crate::{Result, StoreError};
 use model::{AccessRule, AccessRuleMode, RuleFields, RuleTarget};
 use rusqlite::{params, Row, Transaction};
@@ -93,17 +93,11 @@ fn changed(tx: &Transaction, zone_id: &str) -> Result<()> {
 
 /// Refuses a second rule on the same target and value in one zone.
 fn check_unique(tx: &Transaction, zone_id: &str, fields: &RuleFields, except: &str) -> Result<()> {
-    let other: Option<String> = tx
-        .query_row(
-            "SELECT id FROM access_rules WHERE zone_id = ?1 AND target = ?2 AND value = ?3 AND id != ?4",
-            params![zone_id, fields.target.as_str(), fields.value, except],
-            |r| r.get(0),
-        )
-        .map(Some)
-        .or_else(|e| match e {
-            rusqlite::Error::QueryReturnedNoRows => Ok(None),
-            e => Err(e),
-        })?;
+    let other: Option<String> = optional(tx.query_row(
+        "SELECT id FROM access_rules WHERE zone_id = ?1 AND target = ?2 AND value = ?3 AND id != ?4",
+        params![zone_id, fields.target.as_str(), fields.value, except],
+        |r| r.get(0),
+    ))?;
     match other {
         Some(id) => Err(StoreError::Conflict(format!(
             "an access rule for {} {} already exists: {id}",
