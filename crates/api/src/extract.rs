@@ -1,6 +1,7 @@
 //! Request parsing that always answers with the envelope: JSON bodies, query strings, identifiers.
 
 use crate::envelope::ApiError;
+use crate::server::BodyDeadline;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{header, StatusCode};
@@ -38,7 +39,21 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
                 ));
             }
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+        let deadline = req.extensions().get::<BodyDeadline>().map(|d| d.0);
+        let read = Bytes::from_request(req, state);
+        let read = match deadline {
+            None => read.await,
+            Some(at) => tokio::time::timeout_at(at.into(), read)
+                .await
+                .map_err(|_| {
+                    ApiError::new(
+                        StatusCode::REQUEST_TIMEOUT,
+                        6007,
+                        "the request body did not arrive in time",
+                    )
+                })?,
+        };
+        let bytes = read.map_err(|rejection| {
             let status = rejection.status();
             if status == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::new(

@@ -5,9 +5,13 @@ mod apps;
 mod auth;
 mod envelope;
 mod extract;
+mod rate_limit;
+mod server;
 mod zones;
 
 pub use envelope::ApiError;
+pub use rate_limit::RateLimit;
+pub use server::{serve_with, tls_config, ServerOptions};
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{StatusCode, Uri};
@@ -33,6 +37,8 @@ pub struct ApiState {
     committed: Arc<Notify>,
     /// The data plane's view of listeners, for the status extension.
     status: Arc<dyn StatusSource>,
+    /// `--api-rate-limit`, when set.
+    limiter: Option<Arc<rate_limit::Limiter>>,
 }
 
 /// The status of a node without a data plane: no listeners anywhere.
@@ -52,7 +58,14 @@ impl ApiState {
             app_writes: Arc::default(),
             committed: Arc::default(),
             status: Arc::new(NoDataPlane),
+            limiter: None,
         }
+    }
+
+    /// Limits each credential (or client address, without one) to `limit`.
+    pub fn with_rate_limit(mut self, limit: RateLimit) -> Self {
+        self.limiter = Some(Arc::new(rate_limit::Limiter::new(limit)));
+        self
     }
 
     /// Where `GET .../apps/{id}/status` reads listener states from.
@@ -112,6 +125,10 @@ pub fn router(state: ApiState) -> Router {
         .nest("/client/v4", v4)
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            rate_limit::check,
+        ))
         .layer(DefaultBodyLimit::max(extract::MAX_BODY))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -129,13 +146,12 @@ async fn method_not_allowed(uri: Uri) -> ApiError {
     )
 }
 
-/// Serves the API on an already-bound listener until `shutdown` completes.
+/// Serves the API on an already-bound listener with the default `ServerOptions` until
+/// `shutdown` completes.
 pub async fn serve(
     listener: TcpListener,
     state: ApiState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve_with(listener, state, ServerOptions::default(), shutdown).await
 }

@@ -4,12 +4,15 @@
 use crate::access_log::{log_time, ConnectionEvent};
 use crate::app::{AppShared, Settings};
 use crate::balancer::Target;
+use crate::clients::ClientSlot;
 use crate::proxy_header;
 use crate::relay::{relay, Side};
+use chrono::{DateTime, Utc};
 use model::{ProxyProtocol, Transport};
 use socket2::{SockRef, TcpKeepalive};
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
@@ -29,6 +32,17 @@ pub(crate) fn tune(socket: SockRef<'_>) {
 
 /// Cloudflare's event-log status for a client an IP Access Rule refused.
 const FILTERED: u16 = 403;
+/// Spectra's event-log statuses for connections closed by one of its limits.
+pub(crate) mod limit {
+    /// No byte either way for `--tcp-idle-timeout`.
+    pub const IDLE: u16 = 408;
+    /// The client held `--max-connections-per-client` already.
+    pub const PER_CLIENT: u16 = 429;
+    /// The client's TLS handshake did not finish within `--tls-handshake-timeout`.
+    pub const TLS_HANDSHAKE: u16 = 442;
+    /// The node held `--max-connections` already.
+    pub const NODE: u16 = 503;
+}
 
 /// Cloudflare's event-log status for a failed origin connect.
 fn connect_status(error: &io::Error) -> u16 {
@@ -115,7 +129,7 @@ pub(crate) async fn handle(
     edge: SocketAddr,
     settings: Arc<Settings>,
     app: Arc<AppShared>,
-    _permit: OwnedSemaphorePermit,
+    _slots: (OwnedSemaphorePermit, ClientSlot),
 ) {
     let span = tracing::debug_span!(parent: &app.span, "connection", client = %peer, %edge);
     let kill = app.kill.clone();
@@ -143,7 +157,7 @@ async fn proxy(
         app.node
             .counters
             .clients_filtered
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            .fetch_add(1, Ordering::Relaxed);
         ("clientFiltered", FILTERED, None, 0, 0)
     } else if let Some(tls) = &settings.tls {
         // Boxed: the handshakes' state would otherwise sit in every connection's task.
@@ -162,37 +176,56 @@ async fn proxy(
             }
             Ok((stream, origin, _active)) => {
                 tune(SockRef::from(&stream));
-                let (status, up, down) = run(&client, stream, peer, edge, settings).await;
+                let (status, up, down) = run(&client, stream, peer, edge, settings, app).await;
                 ("disconnect", status, Some(origin), up, down)
             }
         }
     };
-    let (event, status, origin, client_bytes, origin_bytes) = outcome;
-    tracing::debug!(status, client_bytes, origin_bytes, "connection closed");
-    if let (Some(log), Some(connected_at)) = (&app.node.access_log, connected_at) {
-        let now = chrono::Utc::now();
-        log.write(&ConnectionEvent {
-            timestamp: log_time(now),
-            event,
-            application: app.id.clone(),
-            colo_code: app.node.options.colo.clone(),
-            client_ip: peer.ip(),
-            client_port: peer.port(),
-            client_proto: "tcp",
-            client_bytes,
-            origin_ip: origin.map(|o| o.ip()),
-            origin_port: origin.map(|o| o.port()),
-            origin_proto: "tcp",
-            origin_bytes,
-            client_packets: None,
-            origin_packets: None,
-            connect_timestamp: log_time(connected_at),
-            disconnect_timestamp: log_time(now),
-            ip_protocol: 6,
-            proxy_protocol: settings.app.config.proxy_protocol.as_str(),
-            status,
-        });
+    tracing::debug!(
+        status = outcome.1,
+        client_bytes = outcome.3,
+        origin_bytes = outcome.4,
+        "connection closed"
+    );
+    if let Some(connected_at) = connected_at {
+        log(app, settings, peer, connected_at, outcome);
     }
+}
+
+/// Writes the connection log line of a TCP connection, when the log is on.
+pub(crate) fn log(
+    app: &AppShared,
+    settings: &Settings,
+    peer: SocketAddr,
+    connected_at: DateTime<Utc>,
+    outcome: Outcome,
+) {
+    let Some(log) = &app.node.access_log else {
+        return;
+    };
+    let (event, status, origin, client_bytes, origin_bytes) = outcome;
+    let now = Utc::now();
+    log.write(&ConnectionEvent {
+        timestamp: log_time(now),
+        event,
+        application: app.id.clone(),
+        colo_code: app.node.options.colo.clone(),
+        client_ip: peer.ip(),
+        client_port: peer.port(),
+        client_proto: "tcp",
+        client_bytes,
+        origin_ip: origin.map(|o| o.ip()),
+        origin_port: origin.map(|o| o.port()),
+        origin_proto: "tcp",
+        origin_bytes,
+        client_packets: None,
+        origin_packets: None,
+        connect_timestamp: log_time(connected_at),
+        disconnect_timestamp: log_time(now),
+        ip_protocol: 6,
+        proxy_protocol: settings.app.config.proxy_protocol.as_str(),
+        status,
+    });
 }
 
 /// The app's PROXY header for this connection, if it sends one.
@@ -215,14 +248,20 @@ async fn run(
     peer: SocketAddr,
     edge: SocketAddr,
     settings: &Settings,
+    app: &AppShared,
 ) -> (u16, u64, u64) {
     if let Some(header) = proxy_header(settings, peer, edge) {
         if let Err(e) = origin.write_all(&header).await {
             return (relay_status(Side::Origin, &e), 0, 0);
         }
     }
-    let relayed = relay(client, &origin).await;
+    let relayed = relay(client, &origin, app.node.options.tcp_idle_timeout).await;
     let status = match &relayed.error {
+        None if relayed.idle => {
+            tracing::debug!("idle timeout: closing");
+            app.node.counters.timed_out.fetch_add(1, Ordering::Relaxed);
+            limit::IDLE
+        }
         None => 200,
         Some((side, error)) => {
             tracing::debug!(?side, %error, "relay failed");

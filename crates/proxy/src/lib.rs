@@ -4,9 +4,11 @@ mod access_log;
 mod app;
 pub mod balancer;
 mod batch;
+mod clients;
 mod connection;
 mod dns;
 mod flows;
+mod idle;
 mod listener;
 pub mod proxy_header;
 mod relay;
@@ -41,7 +43,13 @@ pub struct Options {
     pub drain_timeout: Duration,
     /// Open connections the whole node allows; beyond it new ones are closed at once.
     pub max_connections: usize,
-    /// `ColoCode` in the connection log.
+    /// Open connections one client (an IPv4 address, an IPv6 /64) may hold.
+    pub max_connections_per_client: usize,
+    /// A TCP connection with no byte either way for this long is closed.
+    pub tcp_idle_timeout: Duration,
+    /// A client's TLS handshake must finish within this.
+    pub tls_handshake_timeout: Duration,
+    /// This node's colo code: `ColoCode` in the connection log.
     pub colo: String,
     /// The DNS server origin names are resolved with; `None`: the system's (resolv.conf).
     pub resolver: Option<SocketAddr>,
@@ -61,7 +69,10 @@ impl Default for Options {
             connect_timeout: Duration::from_secs(10),
             drain_timeout: Duration::from_secs(30),
             max_connections: 65_536,
-            colo: "LOCAL".into(),
+            max_connections_per_client: 65_536 / 16,
+            tcp_idle_timeout: Duration::from_secs(3600),
+            tls_handshake_timeout: Duration::from_secs(10),
+            colo: "LOC".into(),
             resolver: None,
             origin_dns_max_ttl: None,
             udp_idle_timeout: Duration::from_secs(60),
@@ -76,6 +87,8 @@ pub(crate) struct Node {
     options: Options,
     status: Arc<StatusBoard>,
     connections: Arc<Semaphore>,
+    /// Open connections per client, within `max_connections_per_client`.
+    clients: Arc<clients::PerClient>,
     access_log: Option<AccessLog>,
     resolver: hickory_resolver::TokioResolver,
     /// When (unix seconds) a limit warning was last logged.
@@ -114,6 +127,10 @@ pub struct Counters {
     pub spp_malformed: AtomicU64,
     /// TCP connections and UDP datagrams refused by a zone's IP Access Rules.
     pub clients_filtered: AtomicU64,
+    /// TCP connections closed at once because their client held its share of the node.
+    pub client_limit_refused: AtomicU64,
+    /// TCP connections closed by `tcp_idle_timeout` or `tls_handshake_timeout`.
+    pub timed_out: AtomicU64,
 }
 
 /// The data plane of one node.
@@ -126,11 +143,13 @@ impl DataPlane {
         let connections = Arc::new(Semaphore::new(options.max_connections));
         let udp_flows = Arc::new(Semaphore::new(options.udp_max_flows));
         let resolver = dns::resolver(options.resolver);
+        let clients = Arc::new(clients::PerClient::new(options.max_connections_per_client));
         DataPlane {
             node: Arc::new(Node {
                 options,
                 status: Arc::default(),
                 connections,
+                clients,
                 access_log,
                 resolver,
                 limit_warned_at: AtomicU64::new(0),

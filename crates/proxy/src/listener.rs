@@ -2,8 +2,9 @@
 //! and the TCP accept loop, which admits connections within the node's limit and hands each
 //! the app's current settings.
 
-use crate::app::AppShared;
-use crate::{connection, Node};
+use crate::app::{AppShared, Settings};
+use crate::connection::{self, limit};
+use crate::Node;
 use model::Transport;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
@@ -122,21 +123,34 @@ async fn accept_loop(
         match accepted {
             Ok((client, peer)) => {
                 backoff = Duration::ZERO;
+                let settings = app.settings.load_full();
                 let Ok(permit) = app.node.connections.clone().try_acquire_owned() else {
                     warn_limit(
                         &app.node,
                         "connection limit reached: closing new connections until others finish",
                     );
+                    refuse(app, &settings, peer, limit::NODE);
                     continue;
                 };
-                let settings = app.settings.load_full();
+                let Some(slot) = app.node.clients.take(peer.ip()) else {
+                    app.node
+                        .counters
+                        .client_limit_refused
+                        .fetch_add(1, Ordering::Relaxed);
+                    warn_limit(
+                        &app.node,
+                        "a client reached its share of connections: closing its new ones",
+                    );
+                    refuse(app, &settings, peer, limit::PER_CLIENT);
+                    continue;
+                };
                 app.connections.spawn(connection::handle(
                     client,
                     peer,
                     addr,
                     settings,
                     app.clone(),
-                    permit,
+                    (permit, slot),
                 ));
             }
             Err(error) => {
@@ -152,6 +166,14 @@ async fn accept_loop(
     }
 }
 
+/// Logs a connection closed at once by a limit (the socket closes when dropped).
+fn refuse(app: &AppShared, settings: &Settings, peer: SocketAddr, status: u16) {
+    if app.node.access_log.is_some() {
+        let outcome = ("disconnect", status, None, 0, 0);
+        connection::log(app, settings, peer, chrono::Utc::now(), outcome);
+    }
+}
+
 /// Logs that the node turned something away (with the drop counters so far), at most once a
 /// second.
 pub(crate) fn warn_limit(node: &Node, what: &'static str) {
@@ -161,6 +183,8 @@ pub(crate) fn warn_limit(node: &Node, what: &'static str) {
     if node.limit_warned_at.swap(now, Ordering::Relaxed) != now {
         tracing::warn!(
             max_connections = node.options.max_connections,
+            max_connections_per_client = node.options.max_connections_per_client,
+            client_limit_refused = node.counters.client_limit_refused.load(Ordering::Relaxed),
             udp_max_flows = node.options.udp_max_flows,
             udp_flows_refused = node.counters.udp_flows_refused.load(Ordering::Relaxed),
             spp_malformed = node.counters.spp_malformed.load(Ordering::Relaxed),

@@ -13,8 +13,10 @@ use std::io::{self, Read};
 use std::net::Shutdown;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
+use std::time::Duration;
 use tokio::io::Interest;
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 
 const SCRATCH: usize = 128 * 1024;
 /// Reads one direction may do in one poll before it yields to the other and to other tasks.
@@ -46,6 +48,8 @@ pub struct Relayed {
     pub origin_bytes: u64,
     /// The first error and the side it came from; `None` for a clean close of both halves.
     pub error: Option<(Side, io::Error)>,
+    /// Closed because no byte moved either way for the idle timeout.
+    pub idle: bool,
 }
 
 /// One direction: `from` is read and written to `to`.
@@ -159,13 +163,41 @@ struct Relay<'a> {
     origin: &'a TcpStream,
     up: Direction,
     down: Direction,
+    /// When a byte last moved either way.
+    active: Instant,
+}
+
+impl Relay<'_> {
+    /// What has moved so far, in a form that changes whenever a byte moves.
+    fn progress(&self) -> (u64, u64, usize, usize) {
+        (
+            self.up.moved,
+            self.down.moved,
+            self.up.pending.len(),
+            self.down.pending.len(),
+        )
+    }
 }
 
 impl Future for Relay<'_> {
     type Output = Option<(Side, io::Error)>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = &mut *self;
+        let before = self.progress();
+        let result = self.as_mut().poll_directions(cx);
+        if self.progress() != before {
+            self.active = Instant::now();
+        }
+        result
+    }
+}
+
+impl Relay<'_> {
+    fn poll_directions(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<(Side, io::Error)>> {
+        let this = self.get_mut();
         if !this.up.done {
             if let Poll::Ready(Err(failure)) = this.up.poll(
                 cx,
@@ -196,17 +228,20 @@ impl Future for Relay<'_> {
     }
 }
 
-pub async fn relay(client: &TcpStream, origin: &TcpStream) -> Relayed {
+/// Relays until both directions have ended, either fails, or no byte moved for `idle`.
+pub async fn relay(client: &TcpStream, origin: &TcpStream, idle: Duration) -> Relayed {
     let mut relay = Relay {
         client,
         origin,
         up: Direction::default(),
         down: Direction::default(),
+        active: Instant::now(),
     };
-    let error = (&mut relay).await;
+    let ended = crate::idle::timeout(&mut relay, |r| r.active, idle).await;
     Relayed {
         client_bytes: relay.up.moved,
         origin_bytes: relay.down.moved,
-        error,
+        idle: ended.is_none(),
+        error: ended.flatten(),
     }
 }

@@ -3,15 +3,20 @@
 //! both ways.
 
 use crate::app::{AppShared, Settings};
-use crate::connection::{connect, proxy_header, relay_status, tune, Outcome};
+use crate::connection::{connect, limit, proxy_header, relay_status, tune, Outcome};
 use crate::relay::Side;
 use crate::tls::AppTls;
 use socket2::SockRef;
 use std::io;
 use std::net::SocketAddr;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
+use tokio::time::Instant;
 use tokio_rustls::rustls::server::Acceptor;
 use tokio_rustls::LazyConfigAcceptor;
 
@@ -30,6 +35,7 @@ pub(crate) async fn proxy(
     tls: &AppTls,
 ) -> Outcome {
     let budget = app.node.options.connect_timeout;
+    let idle = app.node.options.tcp_idle_timeout;
     let Ok(config) = &tls.edge else {
         return ("tlsError", BAD_EDGE_TLS, None, 0, 0);
     };
@@ -44,14 +50,18 @@ pub(crate) async fn proxy(
         }
         hello.into_stream(config.clone()).await.map(Some)
     };
-    let client = match timeout(budget, handshake).await {
+    let client = match timeout(app.node.options.tls_handshake_timeout, handshake).await {
         Ok(Ok(Some(stream))) => stream,
         Ok(Ok(None)) => return ("tlsError", BAD_SNI, None, 0, 0),
         Ok(Err(error)) => {
             tracing::debug!(%error, "client TLS handshake failed");
             return ("tlsError", CLIENT_HANDSHAKE, None, 0, 0);
         }
-        Err(_) => return ("tlsError", CLIENT_HANDSHAKE, None, 0, 0),
+        Err(_) => {
+            tracing::debug!("client TLS handshake timed out");
+            app.node.counters.timed_out.fetch_add(1, Ordering::Relaxed);
+            return ("tlsError", limit::TLS_HANDSHAKE, None, 0, 0);
+        }
     };
     let (mut origin, addr, _active) = match connect(settings, edge, budget).await {
         Ok(connected) => connected,
@@ -73,10 +83,10 @@ pub(crate) async fn proxy(
         }
     }
     let (status, up, down) = match &tls.origin {
-        None => relay(client, origin).await,
+        None => relay(client, origin, idle).await,
         Some((connector, name)) => {
             match timeout(budget, connector.connect(name.clone(), origin)).await {
-                Ok(Ok(origin)) => relay(client, origin).await,
+                Ok(Ok(origin)) => relay(client, origin, idle).await,
                 Ok(Err(error)) => {
                     tracing::warn!(%error, "origin TLS handshake failed");
                     return ("originError", 520, Some(addr), 0, 0);
@@ -85,17 +95,32 @@ pub(crate) async fn proxy(
             }
         }
     };
+    if status == limit::IDLE {
+        app.node.counters.timed_out.fetch_add(1, Ordering::Relaxed);
+    }
     ("disconnect", status, Some(addr), up, down)
 }
 
-/// Decrypted bytes both ways, half-close passed on as close_notify and FIN.
+/// Decrypted bytes both ways, half-close passed on as close_notify and FIN, until both sides
+/// are done or no byte moved for `idle`.
 async fn relay(
-    mut client: impl AsyncRead + AsyncWrite + Unpin,
+    client: impl AsyncRead + AsyncWrite + Unpin,
     mut origin: impl AsyncRead + AsyncWrite + Unpin,
+    idle: Duration,
 ) -> (u16, u64, u64) {
-    match tokio::io::copy_bidirectional(&mut client, &mut origin).await {
-        Ok((up, down)) => (200, up, down),
-        Err(error) => {
+    let start = Instant::now();
+    let active = AtomicU64::new(0);
+    let mut client = Watched {
+        inner: client,
+        start,
+        active: &active,
+    };
+    let copy = Box::pin(tokio::io::copy_bidirectional(&mut client, &mut origin));
+    let last_active = |_: &_| start + Duration::from_millis(active.load(Ordering::Relaxed));
+    match crate::idle::timeout(copy, last_active, idle).await {
+        None => (limit::IDLE, 0, 0),
+        Some(Ok((up, down))) => (200, up, down),
+        Some(Err(error)) => {
             tracing::debug!(%error, "TLS relay failed");
             let status = if error.kind() == io::ErrorKind::InvalidData {
                 CLIENT_TLS
@@ -104,5 +129,58 @@ async fn relay(
             };
             (status, 0, 0)
         }
+    }
+}
+
+/// The client's side of a TLS relay, noting when a byte last moved (every byte of the relay
+/// passes through it).
+struct Watched<'a, S> {
+    inner: S,
+    start: Instant,
+    /// Milliseconds after `start`.
+    active: &'a AtomicU64,
+}
+
+impl<S> Watched<'_, S> {
+    fn touch(&self) {
+        let ms = self.start.elapsed().as_millis() as u64;
+        self.active.store(ms, Ordering::Relaxed);
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Watched<'_, S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let result = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() != before {
+            self.touch();
+        }
+        result
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<'_, S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let result = Pin::new(&mut self.inner).poll_write(cx, data);
+        if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
+            self.touch();
+        }
+        result
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }

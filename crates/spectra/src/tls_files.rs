@@ -75,17 +75,7 @@ fn certificates(dir: &Path) -> anyhow::Result<HashMap<String, Arc<Certified>>> {
         let Some(hostname) = path.file_stem().and_then(|s| s.to_str()) else {
             continue;
         };
-        let key_path = path.with_extension("key");
-        let chain = CertificateDer::pem_file_iter(&path)
-            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-            .with_context(|| format!("cannot read certificates {}", path.display()))?;
-        let key = PrivateKeyDer::from_pem_file(&key_path).with_context(|| {
-            format!(
-                "cannot read the key {} of {}",
-                key_path.display(),
-                path.display()
-            )
-        })?;
+        let (chain, key) = certified(&path, &path.with_extension("key"))?;
         tracing::info!(
             hostname,
             certificates = chain.len(),
@@ -94,4 +84,20 @@ fn certificates(dir: &Path) -> anyhow::Result<HashMap<String, Arc<Certified>>> {
         out.insert(hostname.to_ascii_lowercase(), Arc::new((chain, key)));
     }
     Ok(out)
+}
+
+/// A PEM certificate chain (leaf first) and its PEM private key.
+pub fn certified(cert: &Path, key: &Path) -> anyhow::Result<Certified> {
+    let chain = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .with_context(|| format!("cannot read certificates {}", cert.display()))?;
+    anyhow::ensure!(!chain.is_empty(), "no certificate in {}", cert.display());
+    let key = PrivateKeyDer::from_pem_file(key).with_context(|| {
+        format!(
+            "cannot read the key {} of {}",
+            key.display(),
+            cert.display()
+        )
+    })?;
+    Ok((chain, key))
 }
