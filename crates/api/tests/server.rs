@@ -197,7 +197,7 @@ async fn at_the_cap_the_oldest_connection_without_a_request_makes_room() {
     }
     // Each new real client is answered; the oldest idle connections are closed for them.
     let mut answered = Vec::new();
-    for round in 0..3 {
+    for (round, oldest) in idle.iter_mut().take(3).enumerate() {
         let mut real = TcpStream::connect(api.addr).await.unwrap();
         real.write_all(get_zones(&api.token).as_bytes())
             .await
@@ -205,7 +205,6 @@ async fn at_the_cap_the_oldest_connection_without_a_request_makes_room() {
         assert_eq!(status_of(&mut real).await, Some(200), "round {round}");
         // Kept open: the next round is at the cap again.
         answered.push(real);
-        let oldest = &mut idle[round];
         assert!(
             closed_after(oldest, Duration::from_secs(2)).await.is_some(),
             "round {round}"
