@@ -72,11 +72,14 @@ pub struct AccessLog {
 }
 
 impl AccessLog {
-    /// Opens (appending) `path` and starts the writer task, which ends when every handle is dropped.
+    /// Opens (appending; created 0640) `path` and starts the writer task, which ends when every handle is dropped.
     pub fn open(path: &Path) -> io::Result<AccessLog> {
+        use std::os::unix::fs::OpenOptionsExt;
+        // Client addresses are personal data: the owner writes, its group may read.
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(0o640)
             .open(path)?;
         let (lines, mut queue) = mpsc::channel::<String>(BACKLOG);
         let path = path.display().to_string();

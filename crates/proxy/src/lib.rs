@@ -10,6 +10,7 @@ mod dns;
 mod flows;
 mod idle;
 mod listener;
+mod node_ca;
 pub mod proxy_header;
 mod relay;
 pub mod spp;
@@ -21,8 +22,9 @@ mod udp;
 mod udp_flow;
 
 pub use access_log::{AccessLog, ConnectionEvent};
+pub use node_ca::NodeCa;
 pub use status::StatusBoard;
-pub use tls::{Certified, NodeCa, TlsOptions};
+pub use tls::{Certified, TlsOptions};
 
 use arc_swap::ArcSwap;
 use model::{App, Firewall, Snapshot};

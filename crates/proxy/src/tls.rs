@@ -1,11 +1,10 @@
 //! Certificates for apps with `tls` set: the operator's for a hostname, or one the node's own
 //! CA issues; and the rustls configurations of each app's edge (server) and origin (client) side.
 
+use crate::node_ca::NodeCa;
 use model::{App, Origin, Tls};
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
-use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, ServerConfig, SignatureScheme};
 use std::collections::HashMap;
@@ -40,68 +39,7 @@ impl fmt::Debug for TlsOptions {
     }
 }
 
-/// The node's own certificate authority. Clients that trust its certificate accept every
-/// hostname the node serves without an operator certificate.
-pub struct NodeCa {
-    issuer: Issuer<'static, KeyPair>,
-    certificate: CertificateDer<'static>,
-}
-
-/// The CA's name and powers; the same each time, so a kept key signs under the kept certificate.
-fn ca_params() -> CertificateParams {
-    let mut params = CertificateParams::default();
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "Spectra edge CA");
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    params
-}
-
-impl NodeCa {
-    /// A new CA, with its certificate and key as PEM for the caller to keep.
-    pub fn generate() -> Result<(NodeCa, String, String), rcgen::Error> {
-        let key = KeyPair::generate()?;
-        let certificate = ca_params().self_signed(&key)?;
-        let pems = (certificate.pem(), key.serialize_pem());
-        let ca = NodeCa {
-            issuer: Issuer::new(ca_params(), key),
-            certificate: certificate.der().clone(),
-        };
-        Ok((ca, pems.0, pems.1))
-    }
-
-    /// The CA `generate` made, from the PEM kept.
-    pub fn from_pem(certificate: &str, key: &str) -> Result<NodeCa, String> {
-        let key = KeyPair::from_pem(key).map_err(|e| e.to_string())?;
-        let certificate =
-            CertificateDer::from_pem_slice(certificate.as_bytes()).map_err(|e| e.to_string())?;
-        Ok(NodeCa {
-            issuer: Issuer::new(ca_params(), key),
-            certificate,
-        })
-    }
-
-    pub fn certificate(&self) -> &CertificateDer<'static> {
-        &self.certificate
-    }
-
-    /// A certificate for `hostname`, chained to this CA.
-    pub fn issue(&self, hostname: &str) -> Result<Certified, rcgen::Error> {
-        let key = KeyPair::generate()?;
-        let mut params = CertificateParams::new(vec![hostname.to_owned()])?;
-        params.distinguished_name.push(DnType::CommonName, hostname);
-        let leaf = params.signed_by(&key, &self.issuer)?;
-        let key = PrivateKeyDer::Pkcs8(key.serialize_der().into());
-        Ok((vec![leaf.der().clone(), self.certificate.clone()], key))
-    }
-}
-
-fn provider() -> Arc<CryptoProvider> {
+pub(crate) fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
@@ -152,20 +90,19 @@ impl AppTls {
     }
 }
 
+/// The operator's certificate for `hostname`, else the node CA's, re-issued before it expires.
 fn edge_config(hostname: &str, options: &TlsOptions) -> Result<ServerConfig, String> {
-    let (chain, key) = match options.certificates.get(hostname) {
-        Some(certified) => (certified.0.clone(), certified.1.clone_key()),
-        None => match &options.ca {
-            Some(ca) => ca.issue(hostname).map_err(|e| e.to_string())?,
-            None => return Err("no certificate for this hostname and no node CA".into()),
-        },
-    };
-    ServerConfig::builder_with_provider(provider())
+    let builder = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .map_err(|e| e.to_string())
+        .with_no_client_auth();
+    match (options.certificates.get(hostname), &options.ca) {
+        (Some(certified), _) => builder
+            .with_single_cert(certified.0.clone(), certified.1.clone_key())
+            .map_err(|e| e.to_string()),
+        (None, Some(ca)) => Ok(builder.with_cert_resolver(Arc::new(ca.leaf_for(hostname)?))),
+        (None, None) => Err("no certificate for this hostname and no node CA".into()),
+    }
 }
 
 /// A client config that verifies against the web PKI and `roots`, or (`None`) accepts any

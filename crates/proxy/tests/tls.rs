@@ -235,3 +235,48 @@ async fn a_retune_that_keeps_hostname_and_mode_keeps_the_certificate() {
     assert_ne!(second, third, "a new mode builds its TLS anew");
     edge.stop().await;
 }
+
+/// The leaf a TLS client to `edge` was shown.
+async fn leaf_at(edge: SocketAddr, root: &CertificateDer<'static>) -> CertificateDer<'static> {
+    let stream = client(edge, root, HOST).await.unwrap();
+    stream.get_ref().1.peer_certificates().unwrap()[0].clone()
+}
+
+#[tokio::test]
+async fn node_ca_leaves_live_at_most_90_days_and_are_renewed_without_a_restart() {
+    let (ca, _, _) = NodeCa::generate().unwrap();
+    let root = ca.certificate().clone();
+    let (_, parsed) = x509_parser::parse_x509_certificate(&root).unwrap();
+    let ca_days = parsed.validity().time_to_expiration().unwrap().whole_days();
+    assert!(
+        (3640..=3651).contains(&ca_days),
+        "CA valid {ca_days} more days"
+    );
+    let options = proxy::Options {
+        tls: Arc::new(TlsOptions {
+            ca: Some(ca.with_leaf_lifetime(Duration::from_secs(3))),
+            ..TlsOptions::default()
+        }),
+        ..options()
+    };
+    let edge = Edge::start(options);
+    let origin = tagged_echo("127.0.0.1:0", "R").await;
+    edge.publish(&[&tls_app('a', 6211, origin, "flexible")])
+        .await;
+    let at = sa("127.73.1.1:6211");
+    let first = leaf_at(at, &root).await;
+    assert_eq!(leaf_at(at, &root).await, first, "kept while young");
+    // Two thirds of its 3 s life later, the next handshake gets a new leaf.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let second = leaf_at(at, &root).await;
+    assert_ne!(second, first, "renewed");
+    assert_eq!(tag_through(at, &root, HOST).await, Some(b'R'));
+    edge.stop().await;
+
+    // At full length a leaf is valid 90 days.
+    let (ca, _, _) = NodeCa::generate().unwrap();
+    let (chain, _) = ca.issue(HOST).unwrap();
+    let (_, leaf) = x509_parser::parse_x509_certificate(&chain[0]).unwrap();
+    let days = leaf.validity().time_to_expiration().unwrap().whole_days();
+    assert!((89..=90).contains(&days), "leaf valid {days} more days");
+}

@@ -7,7 +7,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use std::collections::HashMap;
 use std::fs;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -47,7 +47,11 @@ fn node_ca(dir: &Path) -> anyhow::Result<NodeCa> {
         return NodeCa::from_pem(&cert, &key)
             .map_err(|e| anyhow::anyhow!("invalid node CA in {}: {e}", dir.display()));
     }
-    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("cannot create {}", dir.display()))?;
     let (ca, cert, key) = NodeCa::generate()?;
     // The key first, readable by this user only; the certificate is public.
     fs::OpenOptions::new()

@@ -78,7 +78,19 @@ fn bind_api(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::from_std(socket.into())
 }
 
+/// Warns when the data dir (token hashes, keys) is open to other users.
+fn check_data_dir(dir: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(dir) {
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o007 != 0 {
+            tracing::warn!(data_dir = %dir.display(), mode = format!("{mode:o}"), "the data dir is readable by other users; chmod 700 it");
+        }
+    }
+}
+
 async fn serve(mut settings: Settings) -> anyhow::Result<()> {
+    check_data_dir(&settings.data_dir);
     settings.options.tls = Arc::new(crate::tls_files::load(
         &settings.data_dir,
         settings.tls_cert_dir.as_deref(),

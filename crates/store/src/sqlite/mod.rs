@@ -90,9 +90,28 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating if needed) the store in `data_dir`, and brings its schema up to date.
+    /// A data dir it creates is 0700; the database is 0600, and SQLite gives its WAL and
+    /// shared-memory files the database's mode.
     pub fn open(data_dir: &Path) -> Result<SqliteStore> {
-        std::fs::create_dir_all(data_dir)?;
-        let mut conn = Connection::open(data_dir.join(DB_FILE))?;
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+        if !data_dir.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(data_dir)?;
+        }
+        let path = data_dir.join(DB_FILE);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(&path)?;
+        // A database made before this rule, or by another tool: readable by its owner only.
+        if file.metadata()?.permissions().mode() & 0o077 != 0 {
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        }
+        drop(file);
+        let mut conn = Connection::open(&path)?;
         conn.busy_timeout(Duration::from_secs(10))?;
         // WAL with synchronous=FULL: a commit is on disk before the API answers, so an
         // answered write survives kill -9 and power loss alike.
