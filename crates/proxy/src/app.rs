@@ -28,12 +28,43 @@ pub(crate) struct Settings {
     pub tls: Option<Arc<AppTls>>,
 }
 
-/// The origin port for an edge port: ranges map `start + (edge_port - edge_start)`.
+/// The origin port for an edge port: ranges map `start + (edge_port - edge_start)`. `None`
+/// for a port outside `edge` (a connection that arrived on a port an update has just removed).
 pub(crate) fn origin_port(base: u16, edge: PortRange, edge_port: u16) -> Option<u16> {
     if edge.is_range() {
-        base.checked_add(edge_port - edge.start)
+        let offset = edge_port.checked_sub(edge.start)?;
+        if edge_port > edge.end {
+            return None;
+        }
+        base.checked_add(offset)
     } else {
         Some(base)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::origin_port;
+    use model::PortRange;
+
+    #[test]
+    fn edge_ports_map_into_the_origin_range_and_others_map_nowhere() {
+        let edge = PortRange {
+            start: 1000,
+            end: 2000,
+        };
+        assert_eq!(origin_port(3000, edge, 1000), Some(3000));
+        assert_eq!(origin_port(3000, edge, 1005), Some(3005));
+        // A connection still arriving on a port the last update removed.
+        assert_eq!(origin_port(3000, edge, 999), None);
+        assert_eq!(origin_port(3000, edge, 2001), None);
+        assert_eq!(
+            origin_port(65000, edge, 2000),
+            None,
+            "past the last origin port"
+        );
+        let single = PortRange { start: 22, end: 22 };
+        assert_eq!(origin_port(2222, single, 22), Some(2222));
     }
 }
 
@@ -220,7 +251,7 @@ impl AppRuntime {
             self.shared
                 .node
                 .status
-                .remove_listener(&self.shared.id, addr, Transport::Tcp);
+                .remove_listener(&self.shared.id, addr, transport);
         }
     }
 

@@ -188,3 +188,26 @@ async fn an_app_that_changes_transport_moves_its_sockets() {
     assert_eq!(listeners[0].transport, model::Transport::Udp);
     edge.stop().await;
 }
+
+#[tokio::test]
+async fn a_udp_app_that_moves_edge_address_reports_only_the_new_listener() {
+    let origin = tagged_udp("127.0.0.1:0", b"M").await;
+    let edge = Edge::start(options());
+    let udp = |ip: &str| udp_app('a', "udp/5313", &[format!("udp://{origin}")], &[ip], "off");
+    edge.publish(&[&udp("127.75.11.1")]).await;
+    let moved = udp("127.75.11.2");
+    edge.publish(&[&moved]).await;
+    let client = client_socket().await;
+    let reply = exchange(&client, sa("127.75.11.2:5313"), b"x")
+        .await
+        .unwrap();
+    assert_eq!(reply.0, b"Mx");
+    let listeners = proxy_status(&edge.status, &moved.id);
+    let addresses: Vec<_> = listeners.iter().map(|l| l.address).collect();
+    assert_eq!(
+        addresses,
+        [sa("127.75.11.2:5313")],
+        "the old listener is gone"
+    );
+    edge.stop().await;
+}
