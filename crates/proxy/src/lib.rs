@@ -101,6 +101,8 @@ pub(crate) struct Node {
     epoch: Instant,
     /// Each zone's IP Access Rules, for apps with `ip_firewall`.
     firewalls: ArcSwap<HashMap<String, Arc<Firewall>>>,
+    /// The revision of the last snapshot the supervisor applied.
+    applied: watch::Sender<u64>,
 }
 
 impl Node {
@@ -158,6 +160,7 @@ impl DataPlane {
                 udp_flows,
                 counters: Arc::default(),
                 firewalls: ArcSwap::default(),
+                applied: watch::Sender::new(0),
                 epoch: Instant::now(),
             }),
         }
@@ -166,6 +169,12 @@ impl DataPlane {
     /// What the data plane has dropped, counted while it runs.
     pub fn counters(&self) -> Arc<Counters> {
         self.node.counters.clone()
+    }
+
+    /// The revision of the last snapshot applied: every app of it started, changed or
+    /// stopped, and its listeners bound (or their errors reported).
+    pub fn applied(&self) -> watch::Receiver<u64> {
+        self.node.applied.subscribe()
     }
 
     /// Where listener states are reported, for `GET .../apps/{id}/status`.

@@ -59,6 +59,7 @@ pub(crate) async fn run(
             apps = apps.len(),
             "snapshot applied"
         );
+        node.applied.send_replace(next.revision);
         current = next;
         // Reap finished drains as they end, so the set does not grow.
         while draining.try_join_next().is_some() {}

@@ -47,6 +47,10 @@ async fn a_change_to_one_app_leaves_another_untouched() {
     edge.publish(&[&a, &b]).await;
     let (_, mut on_b) = connect_tagged(sa("127.71.9.1:6010"), 1).await;
     edge.publish(&[&b]).await; // a deleted
+    assert!(
+        proxy_status(&edge.status, &a.id).is_empty(),
+        "a's deletion reached the data plane"
+    );
     let a2 = tcp_app('a', 6011, &[origin], &["127.71.9.1"]);
     edge.publish(&[&a2, &b]).await;
     echo_round(&mut on_b, b"b is fine").await;

@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 pub struct Edge {
     published: watch::Sender<Arc<Snapshot>>,
+    applied: watch::Receiver<u64>,
     pub status: Arc<StatusBoard>,
     pub counters: Arc<proxy::Counters>,
     pub shutdown: CancellationToken,
@@ -34,11 +35,13 @@ impl Edge {
         let plane = DataPlane::new(options, log);
         let status = plane.status();
         let counters = plane.counters();
+        let applied = plane.applied();
         let (published, snapshots) = watch::channel(Arc::new(Snapshot::default()));
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(plane.run(snapshots, shutdown.clone()));
         Edge {
             published,
+            applied,
             status,
             counters,
             shutdown,
@@ -74,6 +77,12 @@ impl Edge {
                 .collect(),
         };
         self.published.send_replace(Arc::new(snapshot));
+        // Each snapshot reaches the data plane: a quick second one cannot hide the first.
+        let mut applied = self.applied.clone();
+        tokio::time::timeout(Duration::from_secs(5), applied.wait_for(|r| *r >= revision))
+            .await
+            .expect("snapshot applied in time")
+            .expect("data plane running");
         for app in apps {
             let wanted = app.edge_addresses.len() * app.config.protocol.ports.count() as usize;
             for _ in 0..200 {
