@@ -26,9 +26,13 @@ def cli(data_dir, *args):
     return out.stdout.strip().splitlines()[-1]
 
 
+DNS_QUERIES = []
+
+
 def nxdomain_server():
     """A DNS server on loopback that answers every query with NXDOMAIN, so that origin_dns
-    apps created here never send a query anywhere else. Returns its address."""
+    apps created here never send a query anywhere else. Returns its address; each query it
+    gets is counted in DNS_QUERIES."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))
 
@@ -37,6 +41,7 @@ def nxdomain_server():
             query, peer = sock.recvfrom(512)
             if len(query) < 12:
                 continue
+            DNS_QUERIES.append(query)
             # Same id and question; QR=1, RD copied, RA=1, RCODE=3; no answers.
             flags = bytes([0x80 | (query[2] & 0x01), 0x83])
             sock.sendto(query[:2] + flags + query[4:6] + b"\0\0\0\0\0\0" + query[12:], peer)
@@ -78,6 +83,8 @@ def node():
     n = Node()
     yield n
     n.stop()
+    # The session made origin_dns apps: their names were asked of this DNS server, on loopback.
+    assert DNS_QUERIES, "no DNS query reached the test's --resolver"
 
 
 class Counted:

@@ -42,32 +42,6 @@ pub(crate) fn origin_port(base: u16, edge: PortRange, edge_port: u16) -> Option<
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::origin_port;
-    use model::PortRange;
-
-    #[test]
-    fn edge_ports_map_into_the_origin_range_and_others_map_nowhere() {
-        let edge = PortRange {
-            start: 1000,
-            end: 2000,
-        };
-        assert_eq!(origin_port(3000, edge, 1000), Some(3000));
-        assert_eq!(origin_port(3000, edge, 1005), Some(3005));
-        // A connection still arriving on a port the last update removed.
-        assert_eq!(origin_port(3000, edge, 999), None);
-        assert_eq!(origin_port(3000, edge, 2001), None);
-        assert_eq!(
-            origin_port(65000, edge, 2000),
-            None,
-            "past the last origin port"
-        );
-        let single = PortRange { start: 22, end: 22 };
-        assert_eq!(origin_port(2222, single, 22), Some(2222));
-    }
-}
-
 impl Settings {
     /// The app's origins and their health, locked.
     pub fn balancer(&self) -> MutexGuard<'_, Balancer> {
@@ -279,5 +253,31 @@ impl AppRuntime {
             }
             tracing::info!(parent: &shared.span, "app stopped");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::origin_port;
+    use model::PortRange;
+
+    #[test]
+    fn edge_ports_map_into_the_origin_range_and_others_map_nowhere() {
+        let edge = PortRange {
+            start: 1000,
+            end: 2000,
+        };
+        assert_eq!(origin_port(3000, edge, 1000), Some(3000));
+        assert_eq!(origin_port(3000, edge, 1005), Some(3005));
+        // A connection still arriving on a port the last update removed.
+        assert_eq!(origin_port(3000, edge, 999), None);
+        assert_eq!(origin_port(3000, edge, 2001), None);
+        assert_eq!(
+            origin_port(65000, edge, 2000),
+            None,
+            "past the last origin port"
+        );
+        let single = PortRange { start: 22, end: 22 };
+        assert_eq!(origin_port(2222, single, 22), Some(2222));
     }
 }

@@ -2,6 +2,7 @@
 //! value never reached the code that uses it.
 
 mod common;
+#[allow(dead_code)]
 #[path = "../../proxy/tests/common/dns_server.rs"]
 mod dns_server;
 
