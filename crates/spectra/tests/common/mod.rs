@@ -101,3 +101,37 @@ pub async fn send(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
     let response = request.send().await.unwrap();
     (response.status(), response.json().await.unwrap())
 }
+
+/// A zone `example.com` and a write token on `dir`'s store.
+pub fn zone_and_token(dir: &std::path::Path) -> (String, String) {
+    let zone = last_line(&cli(dir, &["zone", "create", "example.com"]));
+    let token = last_line(&cli(
+        dir,
+        &[
+            "token",
+            "create",
+            "--permission",
+            "zone-settings-write",
+            "--permission",
+            "zone-write",
+        ],
+    ));
+    (zone, token)
+}
+
+/// How long until the peer closes `stream`, within `within`.
+pub async fn closed_after(
+    stream: &mut tokio::net::TcpStream,
+    within: std::time::Duration,
+) -> Option<std::time::Duration> {
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 256];
+    loop {
+        let left = within.saturating_sub(started.elapsed());
+        match tokio::time::timeout(left, tokio::io::AsyncReadExt::read(stream, &mut buf)).await {
+            Err(_) => return None,
+            Ok(Ok(0)) | Ok(Err(_)) => return Some(started.elapsed()),
+            Ok(Ok(_)) => {}
+        }
+    }
+}
