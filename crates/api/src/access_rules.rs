@@ -121,6 +121,7 @@ pub async fn create(
     )
     .await?;
     let fields = RuleFields::from_json(&body?.0)?;
+    fields.check_on_node(&state.policy)?;
     let rule = state
         .store(move |s| s.create_access_rule(&zone.id, &fields))
         .await?;
@@ -166,6 +167,9 @@ pub async fn edit(
         .await?
         .ok_or_else(unknown_rule)?;
     let fields = current.fields.patched(&body)?;
+    if fields.target != current.fields.target || fields.mode != current.fields.mode {
+        fields.check_on_node(&state.policy)?;
+    }
     let rule = state
         .store(move |s| s.update_access_rule(&zone, &id, &fields))
         .await?

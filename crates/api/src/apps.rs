@@ -198,10 +198,24 @@ pub async fn status(
     ids: Result<Path<(String, String)>, PathRejection>,
 ) -> ApiResult {
     let app = readable_app(&state, &caller, ids).await?;
-    Ok(ok(json!({
+    let mut status = json!({
         "edge_ips": app.edge_addresses,
         "listeners": state.status.listeners(&app.id),
-    })))
+    });
+    if app.config.ip_firewall && !state.policy.geolocation {
+        // Rules stored while the node had a database, or before this check: say they do nothing.
+        let zone = app.zone_id.clone();
+        let rules = state.store(move |s| s.access_rules(&zone)).await?;
+        let idle: Vec<&str> = rules
+            .iter()
+            .filter(|r| r.fields.check_on_node(&state.policy).is_err())
+            .map(|r| r.id.as_str())
+            .collect();
+        if !idle.is_empty() {
+            status["unmatched_access_rules"] = json!(idle);
+        }
+    }
+    Ok(ok(status))
 }
 
 pub async fn protocols(

@@ -6,6 +6,7 @@ use common::*;
 use model::Permission;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use store::Store;
 
 fn rules(s: &Server, rest: &str) -> String {
     format!("/zones/{}/firewall/access_rules/rules{rest}", s.zone.id)
@@ -184,4 +185,46 @@ async fn bad_rules_duplicates_and_permissions_are_refused() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, _) = s.call(Method::GET, &rules(&s, "/not-an-id"), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn country_and_asn_rules_need_a_geolocation_database_and_the_status_names_idle_ones() {
+    let s = Server::start().await;
+    for (target, value) in [("country", "XX"), ("asn", "AS64500")] {
+        let body = json!({"mode": "block", "configuration": {"target": target, "value": value}});
+        let (status, envelope) = s.call(Method::POST, &rules(&s, ""), Some(body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{envelope}");
+        let message = envelope["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains("--geoip-db"), "{message}");
+    }
+    // Challenge modes do nothing at L4 anyway: stored as before.
+    create(&s, "challenge", "country", "XX", "").await;
+    // An address rule cannot be turned into a country rule either.
+    let rule = create(&s, "block", "ip", "192.0.2.1", "").await;
+    let path = rules(&s, &format!("/{}", rule["id"].as_str().unwrap()));
+    let patch = json!({"configuration": {"target": "country", "value": "XX"}});
+    let (status, _) = s.call(Method::PATCH, &path, Some(patch)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // A rule stored while the node had a database: the status of an ip_firewall app names it.
+    let stored = s
+        .store
+        .create_access_rule(
+            &s.zone.id,
+            &model::RuleFields::from_json(
+                &json!({"mode": "block", "configuration": {"target": "asn", "value": "AS64500"}}),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    let mut app = ssh_app("ssh.example.com");
+    app["ip_firewall"] = json!(true);
+    let app = s.create_app(app).await;
+    let status_path = s.apps(&format!("/{}/status", app["id"].as_str().unwrap()));
+    let (code, envelope) = s.call(Method::GET, &status_path, None).await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(
+        envelope["result"]["unmatched_access_rules"],
+        json!([stored.id])
+    );
 }

@@ -122,11 +122,10 @@ pub fn canonical_value(target: RuleTarget, value: &str) -> Result<String, Invali
         }
         RuleTarget::Asn => {
             let upper = value.to_ascii_uppercase();
-            match upper.strip_prefix("AS") {
-                Some(n)
-                    if !n.is_empty() && n.len() <= 10 && n.bytes().all(|b| b.is_ascii_digit()) =>
-                {
-                    Ok(upper)
+            match upper.strip_prefix("AS").map(str::parse::<u32>) {
+                // Digits only (no sign), within 32 bits; canonical without leading zeros.
+                Some(Ok(n)) if upper[2..].bytes().all(|b| b.is_ascii_digit()) => {
+                    Ok(format!("AS{n}"))
                 }
                 _ => Err(bad("an AS number like AS13335")),
             }
@@ -203,22 +202,42 @@ fn configuration(c: &Value) -> Result<(RuleTarget, String), Invalid> {
     Ok((target, canonical_value(target, value)?))
 }
 
-/// Addresses and ranges one mode's rules name.
+/// Where a client address is, as a geolocation database tells: its country (ISO 3166 code,
+/// upper case) and its autonomous system. Unknown parts are `None`.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub country: Option<String>,
+    pub asn: Option<u32>,
+}
+
+/// Addresses, ranges, countries and AS numbers one mode's rules name.
 #[derive(Debug, Default)]
 struct IpSet {
     addresses: HashSet<IpAddr>,
     ranges: Vec<IpNet>,
+    countries: HashSet<String>,
+    asns: HashSet<u32>,
 }
 
 impl IpSet {
-    fn contains(&self, ip: IpAddr) -> bool {
-        self.addresses.contains(&ip) || self.ranges.iter().any(|r| r.contains(&ip))
+    fn contains(&self, ip: IpAddr, at: &Location) -> bool {
+        self.addresses.contains(&ip)
+            || self.ranges.iter().any(|r| r.contains(&ip))
+            || at
+                .country
+                .as_ref()
+                .is_some_and(|c| self.countries.contains(c))
+            || at.asn.is_some_and(|a| self.asns.contains(&a))
+    }
+
+    fn by_location(&self) -> bool {
+        !self.countries.is_empty() || !self.asns.is_empty()
     }
 }
 
 /// A zone's access rules as `ip_firewall` applies them to a new client: a `whitelist` rule
 /// admits, else a `block` rule refuses, else the client is admitted. Rules on `asn` and
-/// `country` need a geolocation database, which a node does not have: they match no one.
+/// `country` match through the client's `Location`; without one they match no one.
 #[derive(Debug, Default)]
 pub struct Firewall {
     allow: IpSet,
@@ -238,15 +257,28 @@ impl Firewall {
             match rule.fields.target {
                 RuleTarget::Ip | RuleTarget::Ip6 => set.addresses.extend(value.parse::<IpAddr>()),
                 RuleTarget::IpRange => set.ranges.extend(value.parse::<IpNet>()),
-                RuleTarget::Asn | RuleTarget::Country => {}
+                RuleTarget::Country => {
+                    set.countries.insert(value.clone());
+                }
+                RuleTarget::Asn => set.asns.extend(value[2..].parse::<u32>()),
             }
         }
         firewall
     }
 
-    /// Whether a client at `ip` may connect.
+    /// Whether some rule names a country or an AS: then a client's `Location` is needed.
+    pub fn by_location(&self) -> bool {
+        self.allow.by_location() || self.block.by_location()
+    }
+
+    /// Whether a client at `ip` may connect, judged by its address alone.
     pub fn admits(&self, ip: IpAddr) -> bool {
+        self.admits_at(ip, &Location::default())
+    }
+
+    /// Whether a client at `ip`, located at `at`, may connect.
+    pub fn admits_at(&self, ip: IpAddr, at: &Location) -> bool {
         let ip = ip.to_canonical();
-        self.allow.contains(ip) || !self.block.contains(ip)
+        self.allow.contains(ip, at) || !self.block.contains(ip, at)
     }
 }

@@ -17,7 +17,7 @@ mod zone;
 
 pub use access::{Permission, Token, User};
 pub use access_rule::{
-    canonical_value, AccessRule, AccessRuleMode, Firewall, RuleFields, RuleTarget,
+    canonical_value, AccessRule, AccessRuleMode, Firewall, Location, RuleFields, RuleTarget,
 };
 pub use app::{
     App, AppConfig, Connectivity, Dns, DnsType, EdgeIps, Origin, OriginDns, OriginDnsType,

@@ -1,6 +1,8 @@
 //! Rules that need more than the request body: the zone, the app being replaced, node policy.
 
-use crate::{codes, hostname, App, AppConfig, EdgeIps, Invalid, Zone};
+use crate::{
+    codes, hostname, AccessRuleMode, App, AppConfig, EdgeIps, Invalid, RuleFields, RuleTarget, Zone,
+};
 use ipnet::IpNet;
 
 /// What this node allows, from `serve`'s flags.
@@ -14,6 +16,8 @@ pub struct Policy {
     pub ipv4_pool: IpNet,
     /// Where dynamic apps get their IPv6 address.
     pub ipv6_pool: IpNet,
+    /// Whether the node has a geolocation database, which `country` and `asn` rules need.
+    pub geolocation: bool,
 }
 
 impl Default for Policy {
@@ -26,6 +30,7 @@ impl Default for Policy {
             ],
             ipv4_pool: "127.0.1.0/24".parse().expect("literal"),
             ipv6_pool: "::1/128".parse().expect("literal"),
+            geolocation: false,
         }
     }
 }
@@ -87,6 +92,25 @@ impl AppConfig {
                     ),
                 ));
             }
+        }
+        Ok(())
+    }
+}
+
+impl RuleFields {
+    /// Checks the rule against the node: a `block` or `whitelist` rule on a country or an AS
+    /// needs a geolocation database, or it would match no one.
+    pub fn check_on_node(&self, policy: &Policy) -> Result<(), Invalid> {
+        let by_location = matches!(self.target, RuleTarget::Country | RuleTarget::Asn);
+        let acts = matches!(self.mode, AccessRuleMode::Block | AccessRuleMode::Whitelist);
+        if by_location && acts && !policy.geolocation {
+            return Err(Invalid::new(
+                codes::INVALID_FIELD,
+                format!(
+                    "configuration.target: \"{}\" rules need a geolocation database, and this node has none (start spectra serve with --geoip-db FILE)",
+                    self.target
+                ),
+            ));
         }
         Ok(())
     }

@@ -1,7 +1,7 @@
 //! IP Access Rules: what a rule body may hold, canonical values, edits, and the firewall's
 //! verdicts.
 
-use model::{codes, AccessRule, AccessRuleMode, Firewall, RuleFields, RuleTarget};
+use model::{codes, AccessRule, AccessRuleMode, Firewall, Location, RuleFields, RuleTarget};
 use serde_json::json;
 
 fn fields(body: serde_json::Value) -> Result<RuleFields, model::Invalid> {
@@ -34,6 +34,8 @@ fn a_rule_body_is_checked_and_its_value_made_canonical() {
     );
     assert_eq!(ok("ip_range", "2001:db8::/48").unwrap(), "2001:db8::/48");
     assert_eq!(ok("asn", "as13335").unwrap(), "AS13335");
+    assert_eq!(ok("asn", "AS0013335").unwrap(), "AS13335");
+    assert_eq!(ok("asn", "AS4294967295").unwrap(), "AS4294967295");
     assert_eq!(ok("country", "de").unwrap(), "DE");
     for (target, value) in [
         ("ip", "2001:db8::1"),
@@ -42,6 +44,8 @@ fn a_rule_body_is_checked_and_its_value_made_canonical() {
         ("ip_range", "198.51.100.7/24"),
         ("ip_range", "2001:db8::/56"),
         ("asn", "13335"),
+        ("asn", "AS4294967296"),
+        ("asn", "AS+1"),
         ("country", "Germany"),
     ] {
         let e = ok(target, value).unwrap_err();
@@ -102,7 +106,7 @@ fn an_edit_changes_only_what_it_names() {
 }
 
 #[test]
-fn allow_beats_block_and_only_address_rules_decide() {
+fn allow_beats_block_and_address_rules_decide_without_a_location() {
     let rules = [
         rule("block", "ip_range", "192.0.2.0/24"),
         rule("whitelist", "ip", "192.0.2.5"),
@@ -128,6 +132,39 @@ fn allow_beats_block_and_only_address_rules_decide() {
     assert!(admits("198.51.101.9"));
     assert!(admits("203.0.113.1"));
     assert!(Firewall::new(&[]).admits("192.0.2.1".parse().unwrap()));
+}
+
+#[test]
+fn country_and_asn_rules_match_through_the_client_s_location() {
+    let rules = [
+        rule("block", "country", "XX"),
+        rule("block", "asn", "AS64500"),
+        rule("whitelist", "asn", "AS64501"),
+        rule("challenge", "country", "YY"),
+    ];
+    let firewall = Firewall::new(&rules);
+    assert!(firewall.by_location());
+    assert!(!Firewall::new(&[rule("block", "ip", "192.0.2.1")]).by_location());
+    let at = |country: Option<&str>, asn: Option<u32>| Location {
+        country: country.map(str::to_owned),
+        asn,
+    };
+    let ip = "203.0.113.9".parse().unwrap();
+    assert!(!firewall.admits_at(ip, &at(Some("XX"), None)));
+    assert!(!firewall.admits_at(ip, &at(None, Some(64500))));
+    assert!(
+        firewall.admits_at(ip, &at(Some("XX"), Some(64501))),
+        "allow beats block"
+    );
+    assert!(
+        firewall.admits_at(ip, &at(Some("YY"), Some(1))),
+        "challenge does nothing at L4"
+    );
+    assert!(
+        firewall.admits_at(ip, &at(None, None)),
+        "unknown location: no rule matches"
+    );
+    assert!(firewall.admits(ip));
 }
 
 #[test]

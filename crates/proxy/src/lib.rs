@@ -8,6 +8,7 @@ mod clients;
 mod connection;
 mod dns;
 mod flows;
+mod geoip;
 mod idle;
 mod listener;
 mod node_ca;
@@ -22,6 +23,7 @@ mod udp;
 mod udp_flow;
 
 pub use access_log::{AccessLog, ConnectionEvent};
+pub use geoip::GeoIp;
 pub use node_ca::NodeCa;
 pub use status::StatusBoard;
 pub use tls::{Certified, TlsOptions};
@@ -63,6 +65,8 @@ pub struct Options {
     pub udp_max_flows: usize,
     /// Certificates and trust for apps with `tls`.
     pub tls: Arc<TlsOptions>,
+    /// Where clients are, for `country` and `asn` access rules; without it they match no one.
+    pub geoip: Option<Arc<GeoIp>>,
 }
 
 impl Default for Options {
@@ -80,6 +84,7 @@ impl Default for Options {
             udp_idle_timeout: Duration::from_secs(60),
             udp_max_flows: 65_536,
             tls: Arc::default(),
+            geoip: None,
         }
     }
 }
@@ -108,12 +113,18 @@ pub(crate) struct Node {
 impl Node {
     /// Whether `ip` may open a connection or flow to `app` (always, without `ip_firewall`).
     pub(crate) fn admits(&self, app: &App, ip: IpAddr) -> bool {
-        !app.config.ip_firewall
-            || self
-                .firewalls
-                .load()
-                .get(&app.zone_id)
-                .is_none_or(|firewall| firewall.admits(ip))
+        if !app.config.ip_firewall {
+            return true;
+        }
+        let firewalls = self.firewalls.load();
+        let Some(firewall) = firewalls.get(&app.zone_id) else {
+            return true;
+        };
+        match &self.options.geoip {
+            // Only a zone with country or AS rules pays for the lookup.
+            Some(geoip) if firewall.by_location() => firewall.admits_at(ip, &geoip.locate(ip)),
+            _ => firewall.admits(ip),
+        }
     }
 
     /// Milliseconds since the node started: the UDP flow tables' clock.
@@ -185,6 +196,9 @@ impl DataPlane {
     /// Serves every snapshot published on `snapshots` until `shutdown`; then stops accepting,
     /// lets open connections finish for the drain timeout, closes the rest and returns.
     pub async fn run(self, snapshots: watch::Receiver<Arc<Snapshot>>, shutdown: CancellationToken) {
+        if let Some(geoip) = &self.node.options.geoip {
+            tokio::spawn(geoip::watch(geoip.clone(), shutdown.clone()));
+        }
         supervisor::run(self.node, snapshots, shutdown).await
     }
 }

@@ -7,6 +7,7 @@ use common::udp_kit::*;
 use common::*;
 use model::{AccessRule, App, RuleFields};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpSocket, TcpStream, UdpSocket};
@@ -132,5 +133,52 @@ async fn a_refused_udp_client_gets_no_flow() {
             .load(std::sync::atomic::Ordering::SeqCst)
             >= 1
     );
+    edge.stop().await;
+}
+
+#[tokio::test]
+async fn country_and_asn_rules_match_through_the_geoip_database_and_follow_its_updates() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("geo.mmdb");
+    common::geo_db::write_geo_db(
+        &db,
+        &[
+            ("127.72.20.0/24", "XX", 64500),
+            ("127.72.21.0/24", "DE", 64501),
+            ("127.72.22.0/24", "DE", 64502),
+        ],
+    );
+    let options = proxy::Options {
+        geoip: Some(Arc::new(proxy::GeoIp::open(vec![db.clone()]).unwrap())),
+        ..options()
+    };
+    let edge = Edge::start(options);
+    let origin = tagged_echo("127.0.0.1:0", "G").await;
+    let guarded = with_firewall(tcp_app('a', 6104, &[origin], &["127.72.3.1"]), true);
+    let rules = [
+        rule('1', "block", "country", "XX"),
+        rule('2', "block", "asn", "AS64502"),
+    ];
+    edge.publish_with_rules(&[&guarded], &rules).await;
+    let g = sa("127.72.3.1:6104");
+    assert!(!reaches("127.72.20.1", g).await, "blocked by its country");
+    assert!(!reaches("127.72.22.1", g).await, "blocked by its AS");
+    assert!(reaches("127.72.21.1", g).await, "another country and AS");
+    assert!(
+        reaches("127.72.23.1", g).await,
+        "not in the database: no rule matches"
+    );
+    // The database file is replaced: within a few seconds the new answers apply.
+    common::geo_db::write_geo_db(&db, &[("127.72.21.0/24", "XX", 64501)]);
+    let mut refused = false;
+    for _ in 0..40 {
+        if !reaches("127.72.21.1", g).await {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(refused, "the reloaded database places 127.72.21.1 in XX");
+    assert!(reaches("127.72.20.1", g).await, "no longer in the database");
     edge.stop().await;
 }

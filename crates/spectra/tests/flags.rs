@@ -5,6 +5,8 @@ mod common;
 #[allow(dead_code)]
 #[path = "../../proxy/tests/common/dns_server.rs"]
 mod dns_server;
+#[path = "../../proxy/tests/common/geo_db.rs"]
+mod geo_db;
 
 use common::*;
 use reqwest::StatusCode;
@@ -271,4 +273,54 @@ async fn tcp_idle_timeout_per_client_share_and_tls_handshake_timeout() {
         .await
         .expect("closed");
     assert!(after < Duration::from_secs(2), "{after:?}");
+}
+
+/// Whether a connection from the loopback address `source` to `edge` gets the origin's tag.
+async fn reaches_from(source: &str, edge: SocketAddr) -> bool {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{source}:0").parse().unwrap()).unwrap();
+    let Ok(mut stream) = socket.connect(edge).await else {
+        return false;
+    };
+    let mut tag = [0u8; 1];
+    matches!(
+        tokio::time::timeout(Duration::from_secs(2), stream.read(&mut tag)).await,
+        Ok(Ok(1))
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn geoip_db_lets_country_rules_be_made_and_match() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("geo.mmdb");
+    geo_db::write_geo_db(&db, &[("127.94.9.0/24", "XX", 64500)]);
+    let (zone, token) = zone_and_token(dir.path());
+    let node = Node::with(
+        dir.path(),
+        &[
+            "--edge-ipv4-pool",
+            "127.94.0.0/24",
+            "--geoip-db",
+            db.to_str().unwrap(),
+        ],
+    );
+    let (status, body) = send(
+        reqwest::Client::new()
+            .post(format!(
+                "{}/zones/{zone}/firewall/access_rules/rules",
+                node.base
+            ))
+            .bearer_auth(&token)
+            .json(&json!({"mode": "block", "configuration": {"target": "country", "value": "xx"}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let origin = tagged("127.0.0.1:0", b"G").await;
+    let mut app = app_json(7005, origin);
+    app["ip_firewall"] = json!(true);
+    create_app(&node, &zone, &token, app).await;
+    let edge: SocketAddr = "127.94.0.1:7005".parse().unwrap();
+    assert_eq!(tag_at(edge).await, Some(b'G'));
+    assert!(reaches_from("127.94.8.1", edge).await, "not in XX");
+    assert!(!reaches_from("127.94.9.1", edge).await, "in XX: refused");
 }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod dns_server;
+pub mod geo_db;
 pub mod udp_kit;
 
 use model::{App, AppConfig, Snapshot};

@@ -96,6 +96,11 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
         settings.tls_cert_dir.as_deref(),
         settings.origin_ca.as_deref(),
     )?);
+    if let Some(paths) = settings.geoip_db.take() {
+        let geoip =
+            proxy::GeoIp::open(paths).map_err(|e| anyhow::anyhow!("cannot read --geoip-db {e}"))?;
+        settings.options.geoip = Some(Arc::new(geoip));
+    }
     if let Some((cert, key)) = &settings.api_tls {
         let (chain, key) = crate::tls_files::certified(cert, key)?;
         settings.api.tls = Some(

@@ -101,6 +101,11 @@ pub struct ServeArgs {
     /// [default: none; every hostname gets a certificate from the node CA in DATA_DIR/tls].
     #[arg(long)]
     tls_cert_dir: Option<PathBuf>,
+    /// MaxMind DB files (GeoLite2, DB-IP lite, ...; comma-separated) that locate clients for
+    /// `country` and `asn` access rules; re-read when they change [default: none, and such
+    /// rules are refused].
+    #[arg(long, value_delimiter = ',')]
+    geoip_db: Option<Vec<PathBuf>>,
     /// PEM file of roots an origin's certificate may chain to under `tls: strict`, besides the
     /// web PKI's.
     #[arg(long)]
@@ -146,6 +151,7 @@ impl ServeArgs {
             workers: self.workers.or(file.workers),
             tls_cert_dir: self.tls_cert_dir.or(file.tls_cert_dir),
             origin_ca: self.origin_ca.or(file.origin_ca),
+            geoip_db: self.geoip_db.or(file.geoip_db),
         }
     }
 }
@@ -172,6 +178,7 @@ pub struct Settings {
     pub workers: usize,
     pub tls_cert_dir: Option<PathBuf>,
     pub origin_ca: Option<PathBuf>,
+    pub geoip_db: Option<Vec<PathBuf>>,
 }
 
 /// File descriptors kept aside for the store, logs, listeners and the like.
@@ -215,6 +222,7 @@ pub fn settings(args: ServeArgs, fd_limit: u64) -> anyhow::Result<Settings> {
                 .unwrap_or(policy_defaults.ipv4_pool),
             ipv6_pool: check_family(args.edge_ipv6_pool, false)?
                 .unwrap_or(policy_defaults.ipv6_pool),
+            geolocation: args.geoip_db.is_some(),
         },
         options,
         api,
@@ -229,6 +237,7 @@ pub fn settings(args: ServeArgs, fd_limit: u64) -> anyhow::Result<Settings> {
         access_log: args.access_log,
         tls_cert_dir: args.tls_cert_dir,
         origin_ca: args.origin_ca,
+        geoip_db: args.geoip_db,
         workers: match args.workers {
             Some(0) => anyhow::bail!("workers must be at least 1"),
             Some(n) => n.into(),
@@ -341,6 +350,8 @@ fn proxy_options(args: &ServeArgs) -> anyhow::Result<proxy::Options> {
         udp_max_flows: args.udp_max_flows.unwrap_or(defaults.udp_max_flows),
         // Loaded in `serve`, once the data dir is known to be usable.
         tls: defaults.tls,
+        // Read in `serve` from `geoip_db`.
+        geoip: None,
     })
 }
 
