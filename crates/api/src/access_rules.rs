@@ -31,7 +31,10 @@ fn get<'a>(query: &'a Query, dotted: &str) -> Option<&'a str> {
 }
 
 /// Which rules a list asks for, and in what order.
-fn select(mut rules: Vec<AccessRule>, query: &Query) -> Result<Vec<AccessRule>, ApiError> {
+pub(crate) fn select(
+    mut rules: Vec<AccessRule>,
+    query: &Query,
+) -> Result<Vec<AccessRule>, ApiError> {
     let mode = get(query, "mode")
         .map(|m| AccessRuleMode::parse_field(m, "mode"))
         .transpose()?;

@@ -34,7 +34,7 @@ pub(crate) async fn zone_for(
         .ok_or_else(unknown_zone)
 }
 
-fn list_query(query: &Query) -> Result<AppListQuery, ApiError> {
+pub(crate) fn list_query(query: &Query) -> Result<AppListQuery, ApiError> {
     let defaults = AppListQuery::default();
     Ok(AppListQuery {
         order: match query.get("order") {

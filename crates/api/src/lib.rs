@@ -5,6 +5,8 @@ mod apps;
 mod auth;
 mod envelope;
 mod extract;
+#[cfg(test)]
+mod fuzz_tests;
 mod rate_limit;
 mod server;
 mod zones;
