@@ -4,8 +4,12 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_spectra");
 
@@ -134,4 +138,47 @@ pub async fn closed_after(
             Ok(Ok(_)) => {}
         }
     }
+}
+
+pub async fn create_app(node: &Node, zone: &str, token: &str, app: Value) -> Value {
+    let (status, body) = send(
+        reqwest::Client::new()
+            .post(format!("{}/zones/{zone}/spectrum/apps", node.base))
+            .bearer_auth(token)
+            .json(&app),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["result"].clone()
+}
+
+/// An origin on `addr` that sends `tag` and then echoes.
+pub async fn tagged(addr: &str, tag: &'static [u8]) -> SocketAddr {
+    let listener = TcpListener::bind(addr).await.unwrap();
+    let local = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let _ = s.write_all(tag).await;
+                let (mut r, mut w) = s.split();
+                let _ = tokio::io::copy(&mut r, &mut w).await;
+            });
+        }
+    });
+    local
+}
+
+/// The tag an edge address answers with, retrying for up to 2 s while the app comes up.
+pub async fn tag_at(edge: SocketAddr) -> Option<u8> {
+    for _ in 0..100 {
+        if let Ok(mut s) = TcpStream::connect(edge).await {
+            let mut tag = [0u8; 1];
+            if let Ok(Ok(1)) = tokio::time::timeout(Duration::from_secs(1), s.read(&mut tag)).await
+            {
+                return Some(tag[0]);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
 }
