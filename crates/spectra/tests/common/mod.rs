@@ -46,9 +46,14 @@ pub struct Node {
 
 impl Node {
     pub fn start(args: &[&str]) -> Node {
-        let mut child = Command::new(BIN)
-            .arg("serve")
-            .args(args)
+        let mut command = Command::new(BIN);
+        command.arg("serve").args(args);
+        Node::spawn(command)
+    }
+
+    /// Runs `command` (a `spectra serve ...`) and waits for its first line.
+    pub fn spawn(mut command: Command) -> Node {
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
