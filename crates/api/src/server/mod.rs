@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 /// How the API treats its connections.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct ServerOptions {
     /// A request's headers (the first one's counted from the accept, TLS handshake included;
     /// a later one's from its first byte) must arrive within this.

@@ -1,5 +1,7 @@
 //! `spectra serve`: the store, the API and the data plane wired together until SIGTERM.
 
+#[cfg(test)]
+mod config_keys;
 mod settings;
 
 pub use settings::{ServeArgs, DEFAULT_DATA_DIR};

@@ -165,6 +165,7 @@ fn seconds(value: Option<f64>, default: Duration, flag: &str) -> anyhow::Result<
 }
 
 /// The settings `serve` runs with, after flags, file and defaults.
+#[derive(Debug)]
 pub struct Settings {
     pub data_dir: PathBuf,
     pub api_listen: SocketAddr,
