@@ -11,23 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-
-/// An origin that sends `tag` on every connection, then echoes.
-async fn origin(tag: &'static [u8]) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let _ = s.write_all(tag).await;
-                let (mut r, mut w) = s.split();
-                let _ = tokio::io::copy(&mut r, &mut w).await;
-            });
-        }
-    });
-    addr
-}
+use tokio::net::TcpStream;
 
 /// Connects to `addr` until it answers with a tag (or `within` runs out); returns the stream.
 async fn reach(addr: SocketAddr, within: Duration) -> Option<(Vec<u8>, TcpStream)> {
@@ -94,7 +78,7 @@ fn tcp_app(name: &str, port: u16, origin: SocketAddr) -> Value {
 async fn an_app_carries_traffic_within_a_second_and_again_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let s = setup(dir.path());
-    let o = origin(b"A").await;
+    let o = tagged("127.0.0.1:0", b"A").await;
     let pool = ["--edge-ipv4-pool", "127.81.0.0/24"];
     // The single-threaded runtime first, then after the restart the multi-threaded one.
     let mut node = Node::with(dir.path(), &[&pool[..], &["--workers", "1"]].concat());
@@ -142,7 +126,10 @@ async fn an_app_carries_traffic_within_a_second_and_again_after_a_restart() {
 async fn an_update_moves_new_connections_and_the_cli_can_remove_apps() {
     let dir = tempfile::tempdir().unwrap();
     let s = setup(dir.path());
-    let (a, b) = (origin(b"A").await, origin(b"B").await);
+    let (a, b) = (
+        tagged("127.0.0.1:0", b"A").await,
+        tagged("127.0.0.1:0", b"B").await,
+    );
     let node = Node::with(dir.path(), &["--edge-ipv4-pool", "127.82.0.0/24"]);
     let (_, created) = s
         .call(
@@ -195,7 +182,7 @@ async fn an_update_moves_new_connections_and_the_cli_can_remove_apps() {
 async fn status_shows_a_port_held_by_another_program() {
     let dir = tempfile::tempdir().unwrap();
     let s = setup(dir.path());
-    let o = origin(b"A").await;
+    let o = tagged("127.0.0.1:0", b"A").await;
     let _holder = std::net::TcpListener::bind("127.83.0.9:2200").unwrap();
     let node = Node::with(dir.path(), &[]);
     let app = json!({"protocol": "tcp/2200", "dns": {"type": "ADDRESS", "name": "static.example.com"},
@@ -228,7 +215,7 @@ async fn status_shows_a_port_held_by_another_program() {
 async fn sigterm_drains_open_connections_and_exits_0() {
     let dir = tempfile::tempdir().unwrap();
     let s = setup(dir.path());
-    let o = origin(b"A").await;
+    let o = tagged("127.0.0.1:0", b"A").await;
     let mut node = Node::with(
         dir.path(),
         &["--edge-ipv4-pool", "127.84.0.0/24", "--drain-timeout", "5"],
@@ -267,7 +254,7 @@ async fn sigterm_drains_open_connections_and_exits_0() {
 async fn an_access_rule_made_through_the_api_refuses_clients_of_ip_firewall_apps() {
     let dir = tempfile::tempdir().unwrap();
     let s = setup(dir.path());
-    let o = origin(b"F").await;
+    let o = tagged("127.0.0.1:0", b"F").await;
     let node = Node::with(dir.path(), &["--edge-ipv4-pool", "127.84.0.0/24"]);
     let mut app = tcp_app("fw.example.com", 2323, o);
     app["ip_firewall"] = json!(true);
@@ -337,7 +324,7 @@ async fn a_tls_app_serves_a_certificate_from_the_node_ca_kept_in_the_data_dir() 
     use rustls::pki_types::pem::PemObject;
     let dir = tempfile::tempdir().unwrap();
     let s = setup(dir.path());
-    let o = origin(b"S").await;
+    let o = tagged("127.0.0.1:0", b"S").await;
     let pool = ["--edge-ipv4-pool", "127.86.0.0/24"];
     let mut node = Node::with(dir.path(), &pool);
     let mut app = tcp_app("tls.example.com", 2443, o);

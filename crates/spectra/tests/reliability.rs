@@ -17,6 +17,15 @@ use tokio::net::TcpStream;
 /// File descriptors the node may open in all.
 const FD_LIMIT: u64 = 600;
 
+/// The status of an API request listing the zones.
+async fn zones_status(node: &Node, token: &str) -> StatusCode {
+    let request = reqwest::Client::new()
+        .get(format!("{}/zones", node.base))
+        .bearer_auth(token)
+        .timeout(Duration::from_secs(5));
+    send(request).await.0
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn descriptors_are_shared_so_neither_the_api_nor_the_apps_can_lock_the_other_out() {
     let dir = tempfile::tempdir().unwrap();
@@ -79,13 +88,7 @@ async fn descriptors_are_shared_so_neither_the_api_nor_the_apps_can_lock_the_oth
             .unwrap();
         through.push(s);
     }
-    let (status, _) = send(
-        reqwest::Client::new()
-            .get(format!("{}/zones", node.base))
-            .bearer_auth(&token)
-            .timeout(Duration::from_secs(5)),
-    )
-    .await;
+    let status = zones_status(&node, &token).await;
     assert_eq!(status, StatusCode::OK, "the API answers a real request");
     drop(idle);
     drop(through);
@@ -97,13 +100,7 @@ async fn descriptors_are_shared_so_neither_the_api_nor_the_apps_can_lock_the_oth
             flood.push(s);
         }
     }
-    let (status, _) = send(
-        reqwest::Client::new()
-            .get(format!("{}/zones", node.base))
-            .bearer_auth(&token)
-            .timeout(Duration::from_secs(5)),
-    )
-    .await;
+    let status = zones_status(&node, &token).await;
     assert_eq!(
         status,
         StatusCode::OK,
