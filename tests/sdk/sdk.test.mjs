@@ -25,12 +25,16 @@ const email = 'ops@example.com';
 const cli = (...args) =>
   execFileSync(SPECTRA, [...args, '--data-dir', dataDir], { encoding: 'utf8' }).trim().split('\n').pop();
 
+/** Queries the test's DNS server got. */
+let dnsQueries = 0;
+
 /** A DNS server on loopback answering NXDOMAIN to everything: origin_dns apps created here
  * never send a query anywhere else. Resolves to its "127.0.0.1:PORT". */
 function nxdomainServer() {
   const sock = dgram.createSocket('udp4');
   sock.on('message', (query, peer) => {
     if (query.length < 12) return;
+    dnsQueries += 1;
     const reply = Buffer.concat([
       query.subarray(0, 2),
       Buffer.from([0x80 | (query[2] & 0x01), 0x83]),
@@ -62,6 +66,8 @@ after(async () => {
   server.kill('SIGTERM');
   const code = await new Promise((resolve) => server.once('exit', resolve));
   assert.equal(code, 0);
+  // The suite made origin_dns apps: their names were asked of this server, on loopback.
+  assert.ok(dnsQueries > 0, "no DNS query reached the test's --resolver");
 });
 
 /** A client and the list of requests it sent. */
