@@ -65,10 +65,14 @@ struct Bucket {
 /// The buckets of every credential seen recently.
 pub(crate) struct Limiter {
     limit: RateLimit,
-    buckets: Mutex<HashMap<u64, Bucket>>,
-    /// Above this many buckets, full ones are forgotten.
-    prune_at: Mutex<usize>,
+    table: Mutex<Table>,
     keys: RandomState,
+}
+
+struct Table {
+    buckets: HashMap<u64, Bucket>,
+    /// Above this many buckets, full ones are forgotten.
+    prune_at: usize,
 }
 
 const MIN_PRUNE: usize = 4096;
@@ -77,8 +81,10 @@ impl Limiter {
     pub fn new(limit: RateLimit) -> Limiter {
         Limiter {
             limit,
-            buckets: Mutex::default(),
-            prune_at: Mutex::new(MIN_PRUNE),
+            table: Mutex::new(Table {
+                buckets: HashMap::new(),
+                prune_at: MIN_PRUNE,
+            }),
             keys: RandomState::new(),
         }
     }
@@ -91,7 +97,8 @@ impl Limiter {
     pub fn take(&self, key: u64, now: Instant) -> Result<(), Duration> {
         let capacity = f64::from(self.limit.requests);
         let rate = self.per_second();
-        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let mut table = self.table.lock().unwrap_or_else(|e| e.into_inner());
+        let Table { buckets, prune_at } = &mut *table;
         let bucket = buckets.entry(key).or_insert(Bucket {
             tokens: capacity,
             at: now,
@@ -105,7 +112,6 @@ impl Limiter {
         } else {
             Err(Duration::from_secs_f64((1.0 - bucket.tokens) / rate))
         };
-        let mut prune_at = self.prune_at.lock().unwrap_or_else(|e| e.into_inner());
         if buckets.len() > *prune_at {
             // A bucket that has refilled is the same as no bucket: forget it.
             let period = self.limit.period;
@@ -202,7 +208,7 @@ mod tests {
         for key in 0..10_000u64 {
             let _ = limiter.take(key, t + Duration::from_millis(key));
         }
-        let buckets = limiter.buckets.lock().unwrap().len();
+        let buckets = limiter.table.lock().unwrap().buckets.len();
         assert!(buckets <= 2 * MIN_PRUNE, "{buckets}");
     }
 }

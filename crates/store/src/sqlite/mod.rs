@@ -107,8 +107,9 @@ impl SqliteStore {
             .mode(0o600)
             .open(&path)?;
         // A database made before this rule, or by another tool: readable by its owner only.
+        // Only the owner may change it; anyone else leaves it as it is.
         if file.metadata()?.permissions().mode() & 0o077 != 0 {
-            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+            let _ = file.set_permissions(std::fs::Permissions::from_mode(0o600));
         }
         drop(file);
         let mut conn = Connection::open(&path)?;
