@@ -4,6 +4,7 @@
 //! since revision N ([`Store::changes_since`]) and apply it to the [`Snapshot`] it holds.
 //! Methods are blocking; async callers run them on a blocking thread.
 
+mod rows;
 mod secret;
 mod sqlite;
 

@@ -1,36 +1,15 @@
 //! API tokens and users in SQLite; secrets are stored only as SHA-256 hashes.
 
-use super::{bump_revision, new_id, now, optional, parse_time};
+use super::{bump_revision, new_id, optional};
+use crate::rows::{now, parse_time, to_token, TokenRow};
 use crate::{secret, Result, StoreError};
 use model::{Permission, Token, User};
 use rusqlite::{params, Row, Transaction};
 
 const TOKEN_COLUMNS: &str = "id, name, permissions, zones, revoked, created_on";
 
-/// The columns of `TOKEN_COLUMNS`, in order.
-type TokenRow = (String, String, String, Option<String>, bool, String);
-
 fn token_from_row(row: &Row) -> rusqlite::Result<TokenRow> {
     row.try_into()
-}
-
-fn to_token((id, name, permissions, zones, revoked, created_on): TokenRow) -> Result<Token> {
-    let permissions = permissions
-        .split(',')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            Permission::parse_field(p, "permission")
-                .map_err(|e| StoreError::Corrupt(format!("token {id}: {e}")))
-        })
-        .collect::<Result<_>>()?;
-    Ok(Token {
-        zones: zones.map(|z| z.split(',').map(str::to_owned).collect()),
-        created_on: parse_time(&created_on)?,
-        id,
-        name,
-        permissions,
-        revoked,
-    })
 }
 
 pub fn create_token(

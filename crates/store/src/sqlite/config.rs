@@ -1,6 +1,7 @@
 //! Zones and apps in SQLite, with the revision log (`revision` columns and tombstones) behind `changes_since`.
 
-use super::{bump_revision, current_revision, new_id, now, optional, parse_time, rules};
+use super::{bump_revision, current_revision, new_id, optional, rules};
+use crate::rows::{addresses_text, config_json, now, to_app, to_zone, AppRow, ZoneRow};
 use crate::{AppPage, Result, StoreError};
 use model::{App, AppConfig, AppListQuery, AppOrder, Changes, Direction, Snapshot, Zone};
 use rusqlite::{params, Row, Transaction};
@@ -10,51 +11,12 @@ use std::sync::Arc;
 const ZONE_COLUMNS: &str = "id, name, created_on, modified_on";
 const APP_COLUMNS: &str = "id, zone_id, created_on, modified_on, config, edge_addresses";
 
-fn zone_from_row(row: &Row) -> rusqlite::Result<(String, String, String, String)> {
-    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
-}
-
-fn to_zone((id, name, created_on, modified_on): (String, String, String, String)) -> Result<Zone> {
-    Ok(Zone {
-        id,
-        name,
-        created_on: parse_time(&created_on)?,
-        modified_on: parse_time(&modified_on)?,
-    })
-}
-
-type AppRow = (String, String, String, String, String, String);
-
-fn app_from_row(row: &Row) -> rusqlite::Result<AppRow> {
+fn zone_from_row(row: &Row) -> rusqlite::Result<ZoneRow> {
     row.try_into()
 }
 
-fn addresses_text(addresses: &[IpAddr]) -> String {
-    let texts: Vec<String> = addresses.iter().map(IpAddr::to_string).collect();
-    texts.join(",")
-}
-
-fn to_app((id, zone_id, created_on, modified_on, config, addresses): AppRow) -> Result<App> {
-    let edge_addresses = addresses
-        .split(',')
-        .filter(|a| !a.is_empty())
-        .map(|a| {
-            a.parse()
-                .map_err(|e| StoreError::Corrupt(format!("app {id}: edge address {a:?}: {e}")))
-        })
-        .collect::<Result<_>>()?;
-    let json =
-        serde_json::from_str(&config).map_err(|e| StoreError::Corrupt(format!("app {id}: {e}")))?;
-    let config =
-        AppConfig::from_json(json).map_err(|e| StoreError::Corrupt(format!("app {id}: {e}")))?;
-    Ok(App {
-        created_on: parse_time(&created_on)?,
-        modified_on: parse_time(&modified_on)?,
-        id,
-        zone_id,
-        config,
-        edge_addresses,
-    })
+fn app_from_row(row: &Row) -> rusqlite::Result<AppRow> {
+    row.try_into()
 }
 
 fn query_zones(tx: &Transaction, filter: &str, args: impl rusqlite::Params) -> Result<Vec<Zone>> {
@@ -196,10 +158,6 @@ pub fn list_apps(tx: &Transaction, zone_id: &str, query: &AppListQuery) -> Resul
         |r| r.get(0),
     )?;
     Ok(AppPage { apps, total_count })
-}
-
-fn config_json(config: &AppConfig) -> Result<String> {
-    serde_json::to_string(config).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 pub fn create_app(

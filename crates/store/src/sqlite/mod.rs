@@ -5,7 +5,6 @@ mod config;
 mod rules;
 
 use crate::{secret, Result, Store, StoreError};
-use chrono::{DateTime, SubsecRound, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
 use std::net::IpAddr;
 use std::path::Path;
@@ -181,17 +180,6 @@ fn current_revision(tx: &Transaction) -> Result<u64> {
             r.get(0)
         })?,
     )
-}
-
-/// Now, at the microsecond precision timestamps are stored with.
-fn now() -> DateTime<Utc> {
-    Utc::now().trunc_subsecs(6)
-}
-
-fn parse_time(text: &str) -> Result<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| StoreError::Corrupt(format!("timestamp {text:?}: {e}")))
 }
 
 impl Store for SqliteStore {

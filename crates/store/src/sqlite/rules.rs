@@ -1,45 +1,17 @@
 //! Zone IP Access Rules in SQLite. Each change records its zone's revision, so `changes_since`
 //! hands the data plane the whole rule list of every zone whose rules changed.
 
-use super::{bump_revision, new_id, now, optional, parse_time};
+use super::{bump_revision, new_id, optional};
+use crate::rows::{duplicate_rule, now, to_rule, RuleRow};
 use crate::{Result, StoreError};
-use model::{AccessRule, AccessRuleMode, RuleFields, RuleTarget};
+use model::{AccessRule, RuleFields};
 use rusqlite::{params, Row, Transaction};
 use std::collections::BTreeMap;
 
 const COLUMNS: &str = "id, zone_id, mode, target, value, notes, created_on, modified_on";
 
-type RuleRow = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-);
-
 fn rule_from_row(row: &Row) -> rusqlite::Result<RuleRow> {
     row.try_into()
-}
-
-fn to_rule(
-    (id, zone_id, mode, target, value, notes, created_on, modified_on): RuleRow,
-) -> Result<AccessRule> {
-    let corrupt = |e: model::Invalid| StoreError::Corrupt(format!("access rule {id}: {e}"));
-    Ok(AccessRule {
-        fields: RuleFields {
-            mode: AccessRuleMode::parse_field(&mode, "mode").map_err(corrupt)?,
-            target: RuleTarget::parse_field(&target, "target").map_err(corrupt)?,
-            value,
-            notes,
-        },
-        id,
-        zone_id,
-        created_on: parse_time(&created_on)?,
-        modified_on: parse_time(&modified_on)?,
-    })
 }
 
 fn query(tx: &Transaction, filter: &str, args: impl rusqlite::Params) -> Result<Vec<AccessRule>> {
@@ -99,10 +71,7 @@ fn check_unique(tx: &Transaction, zone_id: &str, fields: &RuleFields, except: &s
         |r| r.get(0),
     ))?;
     match other {
-        Some(id) => Err(StoreError::Conflict(format!(
-            "an access rule for {} {} already exists: {id}",
-            fields.target, fields.value
-        ))),
+        Some(id) => Err(duplicate_rule(fields, &id)),
         None => Ok(()),
     }
 }

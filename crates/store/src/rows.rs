@@ -1,0 +1,127 @@
+//! Rows as every backend stores them (text columns, comma lists, JSON configs) and the model
+//! values they read back as: one reading, whatever the database.
+
+use crate::{Result, StoreError};
+use chrono::{DateTime, SubsecRound, Utc};
+use model::{
+    AccessRule, AccessRuleMode, App, AppConfig, Permission, RuleFields, RuleTarget, Token, Zone,
+};
+use std::net::IpAddr;
+
+/// Now, at the microsecond precision timestamps are stored with.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+pub fn parse_time(text: &str) -> Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Corrupt(format!("timestamp {text:?}: {e}")))
+}
+
+/// `id, name, created_on, modified_on`.
+pub type ZoneRow = (String, String, String, String);
+
+pub fn to_zone((id, name, created_on, modified_on): ZoneRow) -> Result<Zone> {
+    Ok(Zone {
+        id,
+        name,
+        created_on: parse_time(&created_on)?,
+        modified_on: parse_time(&modified_on)?,
+    })
+}
+
+/// `id, zone_id, created_on, modified_on, config, edge_addresses`.
+pub type AppRow = (String, String, String, String, String, String);
+
+pub fn addresses_text(addresses: &[IpAddr]) -> String {
+    let texts: Vec<String> = addresses.iter().map(IpAddr::to_string).collect();
+    texts.join(",")
+}
+
+pub fn config_json(config: &AppConfig) -> Result<String> {
+    serde_json::to_string(config).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+pub fn to_app((id, zone_id, created_on, modified_on, config, addresses): AppRow) -> Result<App> {
+    let edge_addresses = addresses
+        .split(',')
+        .filter(|a| !a.is_empty())
+        .map(|a| {
+            a.parse()
+                .map_err(|e| StoreError::Corrupt(format!("app {id}: edge address {a:?}: {e}")))
+        })
+        .collect::<Result<_>>()?;
+    let json =
+        serde_json::from_str(&config).map_err(|e| StoreError::Corrupt(format!("app {id}: {e}")))?;
+    let config =
+        AppConfig::from_json(json).map_err(|e| StoreError::Corrupt(format!("app {id}: {e}")))?;
+    Ok(App {
+        created_on: parse_time(&created_on)?,
+        modified_on: parse_time(&modified_on)?,
+        id,
+        zone_id,
+        config,
+        edge_addresses,
+    })
+}
+
+/// `id, name, permissions, zones, revoked, created_on`.
+pub type TokenRow = (String, String, String, Option<String>, bool, String);
+
+pub fn to_token((id, name, permissions, zones, revoked, created_on): TokenRow) -> Result<Token> {
+    let permissions = permissions
+        .split(',')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            Permission::parse_field(p, "permission")
+                .map_err(|e| StoreError::Corrupt(format!("token {id}: {e}")))
+        })
+        .collect::<Result<_>>()?;
+    Ok(Token {
+        zones: zones.map(|z| z.split(',').map(str::to_owned).collect()),
+        created_on: parse_time(&created_on)?,
+        id,
+        name,
+        permissions,
+        revoked,
+    })
+}
+
+/// `id, zone_id, mode, target, value, notes, created_on, modified_on`.
+pub type RuleRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+);
+
+pub fn to_rule(
+    (id, zone_id, mode, target, value, notes, created_on, modified_on): RuleRow,
+) -> Result<AccessRule> {
+    let corrupt = |e: model::Invalid| StoreError::Corrupt(format!("access rule {id}: {e}"));
+    Ok(AccessRule {
+        fields: RuleFields {
+            mode: AccessRuleMode::parse_field(&mode, "mode").map_err(corrupt)?,
+            target: RuleTarget::parse_field(&target, "target").map_err(corrupt)?,
+            value,
+            notes,
+        },
+        id,
+        zone_id,
+        created_on: parse_time(&created_on)?,
+        modified_on: parse_time(&modified_on)?,
+    })
+}
+
+/// A conflict for a second rule on the same target and value in a zone.
+pub fn duplicate_rule(fields: &RuleFields, other: &str) -> StoreError {
+    StoreError::Conflict(format!(
+        "an access rule for {} {} already exists: {other}",
+        fields.target, fields.value
+    ))
+}
