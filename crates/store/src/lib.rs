@@ -1,13 +1,16 @@
-//! The `Store` trait Spectra's configuration lives behind, and its embedded SQLite implementation.
+//! The `Store` trait Spectra's configuration lives behind: the embedded SQLite store, and the
+//! PostgreSQL store that a fleet of nodes shares.
 //!
 //! Every write bumps one monotonically increasing revision, so a reader can ask for everything
 //! since revision N ([`Store::changes_since`]) and apply it to the [`Snapshot`] it holds.
 //! Methods are blocking; async callers run them on a blocking thread.
 
+mod postgres;
 mod rows;
 mod secret;
 mod sqlite;
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 use std::net::IpAddr;
@@ -24,6 +27,11 @@ pub enum StoreError {
     Conflict(String),
     #[error("database error: {0}")]
     Database(#[from] rusqlite::Error),
+    #[error("database error: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// The database cannot be reached (or the pool gave up waiting for a connection).
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error("cannot prepare the data directory: {0}")]

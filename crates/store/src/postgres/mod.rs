@@ -1,0 +1,333 @@
+//! The PostgreSQL store, for a fleet of nodes on one database: tokio-postgres connections in a
+//! deadpool pool, driven by a runtime of the store's own so that the `Store` trait stays
+//! blocking. Every write takes the revision row's lock first, so writes from all nodes are
+//! serialized and revisions are committed in order.
+
+mod config;
+mod tables;
+
+use crate::{Result, Store, StoreError};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use std::future::Future;
+use std::net::IpAddr;
+use std::str::FromStr;
+use tokio_postgres::{NoTls, Transaction};
+
+/// Schema versions, applied in order under an advisory lock; `spectra_schema` records them.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE meta (key TEXT PRIMARY KEY, value BIGINT NOT NULL);
+INSERT INTO meta (key, value) VALUES ('revision', 0);
+CREATE TABLE zones (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    created_on TEXT NOT NULL,
+    modified_on TEXT NOT NULL,
+    revision BIGINT NOT NULL
+);
+CREATE TABLE apps (
+    id TEXT PRIMARY KEY,
+    zone_id TEXT NOT NULL REFERENCES zones (id),
+    protocol TEXT NOT NULL,
+    dns_name TEXT NOT NULL,
+    created_on TEXT NOT NULL,
+    modified_on TEXT NOT NULL,
+    config TEXT NOT NULL,
+    revision BIGINT NOT NULL,
+    edge_addresses TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX apps_zone ON apps (zone_id);
+CREATE INDEX apps_revision ON apps (revision);
+CREATE INDEX zones_revision ON zones (revision);
+CREATE TABLE tombstones (
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    revision BIGINT NOT NULL,
+    PRIMARY KEY (kind, id)
+);
+CREATE INDEX tombstones_revision ON tombstones (revision);
+CREATE TABLE tokens (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    secret_hash BYTEA NOT NULL UNIQUE,
+    permissions TEXT NOT NULL,
+    zones TEXT,
+    revoked BOOLEAN NOT NULL DEFAULT FALSE,
+    created_on TEXT NOT NULL
+);
+CREATE TABLE users (
+    id TEXT PRIMARY KEY,
+    email TEXT NOT NULL UNIQUE,
+    key_hash BYTEA NOT NULL,
+    created_on TEXT NOT NULL
+);
+CREATE TABLE access_rules (
+    id TEXT PRIMARY KEY,
+    zone_id TEXT NOT NULL REFERENCES zones (id),
+    mode TEXT NOT NULL,
+    target TEXT NOT NULL,
+    value TEXT NOT NULL,
+    notes TEXT NOT NULL,
+    created_on TEXT NOT NULL,
+    modified_on TEXT NOT NULL
+);
+CREATE INDEX access_rules_zone ON access_rules (zone_id, target, value);
+CREATE TABLE access_rule_changes (zone_id TEXT PRIMARY KEY, revision BIGINT NOT NULL);
+"#];
+
+/// The advisory lock nodes take to migrate one at a time ("SPECTRA" in ASCII).
+const MIGRATION_LOCK: i64 = 0x5350_4543_5452_41;
+
+/// Connections each node keeps to the database, at most.
+const POOL_SIZE: usize = 16;
+
+pub struct PgStore {
+    pool: Pool,
+    /// Drives the connections; `None` only while dropping.
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+fn pool_error(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+impl PgStore {
+    /// Connects to the database at `url` (`postgres://user:password@host:port/db`) and brings
+    /// its schema up to date. Blocking: call it off any async runtime's workers.
+    pub fn connect(url: &str) -> Result<PgStore> {
+        let config = tokio_postgres::Config::from_str(url)
+            .map_err(|e| StoreError::Unavailable(format!("invalid PostgreSQL URL: {e}")))?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("spectra-store")
+            .enable_all()
+            .build()?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = {
+            let _entered = runtime.enter();
+            Pool::builder(manager)
+                .max_size(POOL_SIZE)
+                .build()
+                .map_err(pool_error)?
+        };
+        let store = PgStore {
+            pool,
+            runtime: Some(runtime),
+        };
+        store.block_on(store.migrate())?;
+        Ok(store)
+    }
+
+    fn block_on<T>(&self, work: impl Future<Output = T>) -> T {
+        self.runtime
+            .as_ref()
+            .expect("the runtime lives as long as the store")
+            .block_on(work)
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object> {
+        self.pool.get().await.map_err(pool_error)
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        // Nodes starting at the same moment migrate one after the other.
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .await?;
+        tx.batch_execute("CREATE TABLE IF NOT EXISTS spectra_schema (version INTEGER NOT NULL)")
+            .await?;
+        let version: i64 = tx
+            .query_one("SELECT COUNT(*) FROM spectra_schema", &[])
+            .await?
+            .get(0);
+        let version = version as usize;
+        if version > MIGRATIONS.len() {
+            return Err(StoreError::Corrupt(format!(
+                "the store has schema version {version}, newer than this Spectra knows ({})",
+                MIGRATIONS.len()
+            )));
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+            tx.batch_execute(sql).await?;
+            tx.execute(
+                "INSERT INTO spectra_schema (version) VALUES ($1)",
+                &[&(i as i32 + 1)],
+            )
+            .await?;
+            tracing::info!(version = i + 1, "store migrated");
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        // Dropping a runtime waits for its threads, which an async caller must not do.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// Runs `$body` (an expression using the transaction `$tx`) in a transaction: `write` takes
+/// the revision lock first and commits; `read` is one consistent snapshot.
+macro_rules! in_tx {
+    (write $self:ident, $tx:ident => $body:expr) => {
+        $self.block_on(async {
+            let mut client = $self.client().await?;
+            let $tx = client.transaction().await?;
+            tables::lock_revision(&$tx).await?;
+            let out = $body.await?;
+            $tx.commit().await?;
+            Ok(out)
+        })
+    };
+    (read $self:ident, $tx:ident => $body:expr) => {
+        $self.block_on(async {
+            let mut client = $self.client().await?;
+            let $tx = client
+                .build_transaction()
+                .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()
+                .await?;
+            let out = $body.await?;
+            $tx.commit().await?;
+            Ok(out)
+        })
+    };
+}
+
+/// `Transaction` for the table modules.
+pub(crate) type Tx<'a> = Transaction<'a>;
+
+impl Store for PgStore {
+    fn revision(&self) -> Result<u64> {
+        in_tx!(read self, tx => tables::current_revision(&tx))
+    }
+
+    fn snapshot(&self) -> Result<model::Snapshot> {
+        in_tx!(read self, tx => config::snapshot(&tx))
+    }
+
+    fn changes_since(&self, revision: u64) -> Result<model::Changes> {
+        in_tx!(read self, tx => config::changes_since(&tx, revision))
+    }
+
+    fn create_zone(&self, name: &str) -> Result<model::Zone> {
+        in_tx!(write self, tx => config::create_zone(&tx, name))
+    }
+
+    fn zone(&self, id: &str) -> Result<Option<model::Zone>> {
+        in_tx!(read self, tx => config::zone_where(&tx, "id", id))
+    }
+
+    fn zone_by_name(&self, name: &str) -> Result<Option<model::Zone>> {
+        let name = name.to_ascii_lowercase();
+        in_tx!(read self, tx => config::zone_where(&tx, "name", &name))
+    }
+
+    fn list_zones(&self) -> Result<Vec<model::Zone>> {
+        in_tx!(read self, tx => config::list_zones(&tx))
+    }
+
+    fn delete_zone(&self, id: &str) -> Result<bool> {
+        in_tx!(write self, tx => config::delete_zone(&tx, id))
+    }
+
+    fn app(&self, zone_id: &str, app_id: &str) -> Result<Option<model::App>> {
+        in_tx!(read self, tx => config::app(&tx, zone_id, app_id))
+    }
+
+    fn list_apps(&self, zone_id: &str, query: &model::AppListQuery) -> Result<crate::AppPage> {
+        in_tx!(read self, tx => config::list_apps(&tx, zone_id, query))
+    }
+
+    fn create_app(
+        &self,
+        zone_id: &str,
+        config: &model::AppConfig,
+        edge_addresses: &[IpAddr],
+    ) -> Result<model::App> {
+        in_tx!(write self, tx => config::create_app(&tx, zone_id, config, edge_addresses))
+    }
+
+    fn update_app(
+        &self,
+        zone_id: &str,
+        app_id: &str,
+        config: &model::AppConfig,
+        edge_addresses: &[IpAddr],
+    ) -> Result<model::App> {
+        in_tx!(write self, tx => config::update_app(&tx, zone_id, app_id, config, edge_addresses))
+    }
+
+    fn delete_app(&self, zone_id: &str, app_id: &str) -> Result<bool> {
+        in_tx!(write self, tx => config::delete_app(&tx, zone_id, app_id))
+    }
+
+    fn access_rules(&self, zone_id: &str) -> Result<Vec<model::AccessRule>> {
+        in_tx!(read self, tx => tables::rules_of_zone(&tx, zone_id))
+    }
+
+    fn access_rule(&self, zone_id: &str, id: &str) -> Result<Option<model::AccessRule>> {
+        in_tx!(read self, tx => tables::rule(&tx, zone_id, id))
+    }
+
+    fn create_access_rule(
+        &self,
+        zone_id: &str,
+        fields: &model::RuleFields,
+    ) -> Result<model::AccessRule> {
+        in_tx!(write self, tx => tables::create_rule(&tx, zone_id, fields))
+    }
+
+    fn update_access_rule(
+        &self,
+        zone_id: &str,
+        id: &str,
+        fields: &model::RuleFields,
+    ) -> Result<Option<model::AccessRule>> {
+        in_tx!(write self, tx => tables::update_rule(&tx, zone_id, id, fields))
+    }
+
+    fn delete_access_rule(&self, zone_id: &str, id: &str) -> Result<bool> {
+        in_tx!(write self, tx => tables::delete_rule(&tx, zone_id, id))
+    }
+
+    fn create_token(
+        &self,
+        name: &str,
+        permissions: &[model::Permission],
+        zones: Option<&[String]>,
+    ) -> Result<(model::Token, String)> {
+        in_tx!(write self, tx => tables::create_token(&tx, name, permissions, zones))
+    }
+
+    fn list_tokens(&self) -> Result<Vec<model::Token>> {
+        in_tx!(read self, tx => tables::list_tokens(&tx))
+    }
+
+    fn revoke_token(&self, id: &str) -> Result<bool> {
+        in_tx!(write self, tx => tables::revoke_token(&tx, id))
+    }
+
+    fn token_by_secret(&self, secret: &str) -> Result<Option<model::Token>> {
+        in_tx!(read self, tx => tables::token_by_secret(&tx, secret))
+    }
+
+    fn create_user(&self, email: &str) -> Result<(model::User, String)> {
+        in_tx!(write self, tx => tables::create_user(&tx, email))
+    }
+
+    fn user_by_key(&self, email: &str, key: &str) -> Result<Option<model::User>> {
+        in_tx!(read self, tx => tables::user_by_key(&tx, email, key))
+    }
+}
