@@ -75,7 +75,7 @@ CREATE TABLE access_rule_changes (zone_id TEXT PRIMARY KEY, revision BIGINT NOT 
 "#];
 
 /// The advisory lock nodes take to migrate one at a time ("SPECTRA" in ASCII).
-const MIGRATION_LOCK: i64 = 0x5350_4543_5452_41;
+const MIGRATION_LOCK: i64 = 0x0053_5045_4354_5241;
 
 /// Connections each node keeps to the database, at most.
 const POOL_SIZE: usize = 16;
