@@ -1,10 +1,10 @@
 //! `spectra zone|token|user`: administration straight on the store in `--data-dir`, safe while `serve` runs.
 
 use crate::DataDir;
-use anyhow::{bail, Context};
+use anyhow::bail;
 use clap::Subcommand;
 use model::{Permission, Zone};
-use store::{SqliteStore, Store};
+use store::Store;
 
 #[derive(Subcommand)]
 pub enum ZoneCommand {
@@ -70,9 +70,8 @@ fn parse_permission(text: &str) -> Result<Permission, String> {
     Permission::parse_field(text, "--permission").map_err(|e| e.message)
 }
 
-fn open(data_dir: &DataDir) -> anyhow::Result<SqliteStore> {
-    let path = data_dir.path();
-    SqliteStore::open(&path).with_context(|| format!("cannot open the store in {}", path.display()))
+fn open(data_dir: &DataDir) -> anyhow::Result<Box<dyn Store>> {
+    data_dir.open()
 }
 
 /// A zone given by id or by name.
@@ -111,7 +110,7 @@ pub fn zone(cmd: ZoneCommand) -> anyhow::Result<()> {
         }
         ZoneCommand::Delete { zone, data_dir } => {
             let store = open(&data_dir)?;
-            let z = find_zone(&store, &zone)?;
+            let z = find_zone(&*store, &zone)?;
             store.delete_zone(&z.id)?;
             println!("deleted zone {} ({}) and its apps", z.name, z.id);
         }
@@ -130,7 +129,7 @@ pub fn token(cmd: TokenCommand) -> anyhow::Result<()> {
             let store = open(&data_dir)?;
             let zone_ids = zones
                 .iter()
-                .map(|z| find_zone(&store, z).map(|z| z.id))
+                .map(|z| find_zone(&*store, z).map(|z| z.id))
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let scope = (!zone_ids.is_empty()).then_some(zone_ids.as_slice());
             let (token, secret) = store.create_token(&name, &permissions, scope)?;

@@ -4,6 +4,7 @@ mod admin;
 mod app_cmd;
 mod follow;
 mod serve;
+mod stores;
 mod tls_files;
 
 use clap::{Parser, Subcommand};
@@ -26,6 +27,9 @@ struct DataDir {
     /// Directory of the embedded store [default: ./spectra-data]
     #[arg(long, global = true, env = "SPECTRA_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// A fleet's store, `postgres://USER:PASSWORD@HOST:PORT/DB` [default: SQLite in --data-dir].
+    #[arg(long, global = true, env = "SPECTRA_STORE")]
+    store: Option<String>,
 }
 
 impl DataDir {
@@ -33,6 +37,11 @@ impl DataDir {
         self.data_dir
             .clone()
             .unwrap_or_else(|| PathBuf::from(serve::DEFAULT_DATA_DIR))
+    }
+
+    /// The store these flags name.
+    fn open(&self) -> anyhow::Result<Box<dyn store::Store>> {
+        stores::open(self.store.as_deref(), &self.path())
     }
 }
 

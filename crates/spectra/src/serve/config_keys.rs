@@ -10,6 +10,10 @@ const KEYS: &[(&str, &str)] = &[
         "data_dir = \"/tmp/spectra-key-test\"",
         "/tmp/spectra-key-test",
     ),
+    (
+        "store = \"postgres://k@127.0.0.1:1/k\"",
+        "postgres://k@127.0.0.1:1/k",
+    ),
     ("api_listen = \"127.0.0.1:18080\"", "127.0.0.1:18080"),
     ("api_header_timeout = 11.5", "header_timeout: 11.5s"),
     ("api_body_timeout = 31.5", "body_timeout: 31.5s"),

@@ -110,10 +110,13 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("unusable --api-tls-cert/--api-tls-key: {e}"))?,
         );
     }
-    let store: Arc<dyn Store> = Arc::new(
-        store::SqliteStore::open(&settings.data_dir)
-            .with_context(|| format!("cannot open the store in {}", settings.data_dir.display()))?,
-    );
+    let store: Arc<dyn Store> = {
+        let (url, dir) = (settings.store.clone(), settings.data_dir.clone());
+        Arc::from(
+            tokio::task::spawn_blocking(move || crate::stores::open(url.as_deref(), &dir))
+                .await??,
+        )
+    };
     let access_log = match &settings.access_log {
         Some(path) => Some(
             proxy::AccessLog::open(path)
@@ -159,7 +162,12 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     ));
     let edge = tokio::spawn(data_plane.run(snapshots, shutdown.clone()));
 
-    tracing::info!(%addr, data_dir = %settings.data_dir.display(), "API listening");
+    let backend = if settings.store.is_some() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    tracing::info!(%addr, data_dir = %settings.data_dir.display(), store = backend, "API listening");
     println!("Spectra API listening on {scheme}://{addr}/client/v4");
     let stop = shutdown.clone();
     let api = tokio::spawn(api::serve_with(listener, state, settings.api, async move {

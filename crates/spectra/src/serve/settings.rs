@@ -18,9 +18,13 @@ pub struct ServeArgs {
     #[arg(long)]
     #[serde(skip)]
     config: Option<PathBuf>,
-    /// Directory of the embedded store [default: ./spectra-data]
+    /// Directory of the embedded store [default: ./spectra-data]; with --store, of the node's
+    /// own files (the node CA).
     #[arg(long, env = "SPECTRA_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// A fleet's store, `postgres://USER:PASSWORD@HOST:PORT/DB` [default: SQLite in --data-dir].
+    #[arg(long, env = "SPECTRA_STORE")]
+    store: Option<String>,
     /// Address the API listens on [default: 127.0.0.1:8080]; port 0 picks a free port.
     #[arg(long)]
     api_listen: Option<SocketAddr>,
@@ -122,6 +126,7 @@ impl ServeArgs {
         ServeArgs {
             config: self.config,
             data_dir: self.data_dir.or(file.data_dir),
+            store: self.store.or(file.store),
             api_listen: self.api_listen.or(file.api_listen),
             api_header_timeout: self.api_header_timeout.or(file.api_header_timeout),
             api_body_timeout: self.api_body_timeout.or(file.api_body_timeout),
@@ -168,6 +173,8 @@ fn seconds(value: Option<f64>, default: Duration, flag: &str) -> anyhow::Result<
 #[derive(Debug)]
 pub struct Settings {
     pub data_dir: PathBuf,
+    /// A PostgreSQL URL; `None`: SQLite in the data dir.
+    pub store: Option<String>,
     pub api_listen: SocketAddr,
     pub policy: model::Policy,
     pub options: proxy::Options,
@@ -209,6 +216,7 @@ pub fn settings(args: ServeArgs, fd_limit: u64) -> anyhow::Result<Settings> {
         data_dir: args
             .data_dir
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+        store: args.store,
         api_listen: args
             .api_listen
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
