@@ -1,5 +1,7 @@
 //! Publishes the store's configuration to the data plane: the whole snapshot at start, then
-//! each change, woken by the API's commits and polled for changes made by other processes (the CLI).
+//! each change, woken by the API's commits and by the store's own feed (other nodes' writes,
+//! on PostgreSQL), and polled for changes nothing announced (the CLI on SQLite, a lost
+//! notification).
 
 use model::Snapshot;
 use std::sync::Arc;
@@ -17,9 +19,17 @@ pub async fn follow(
     published: watch::Sender<Arc<Snapshot>>,
     shutdown: CancellationToken,
 ) {
+    let feed = store.changes();
     loop {
+        let from_feed = async {
+            match &feed {
+                Some(feed) => feed.notified().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             () = committed.notified() => {}
+            () = from_feed => {}
             () = tokio::time::sleep(POLL) => {}
             () = shutdown.cancelled() => return,
         }

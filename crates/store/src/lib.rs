@@ -48,6 +48,12 @@ pub struct AppPage {
 }
 
 pub trait Store: Send + Sync + 'static {
+    /// Woken when another process (another node) commits a write, for stores that can tell;
+    /// `None`: the caller polls `changes_since`.
+    fn changes(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        None
+    }
+
     /// The revision of the last committed write (0 for a new store).
     fn revision(&self) -> Result<u64>;
     /// Every zone and app, at one revision.

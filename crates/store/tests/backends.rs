@@ -350,3 +350,32 @@ fn postgres_nodes_starting_at_once_migrate_once() {
     store.create_zone("example.com").unwrap();
     assert_eq!(store.revision().unwrap(), 1);
 }
+
+#[test]
+fn postgres_wakes_every_node_on_another_node_s_write() {
+    let Some(backend) = Backend::postgres() else {
+        return;
+    };
+    let (writer, follower) = (backend.open(), backend.open());
+    assert!(
+        Backend::sqlite().open().changes().is_none(),
+        "SQLite is polled"
+    );
+    let feed = follower.changes().expect("PostgreSQL has a change feed");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let wait = |within_ms: u64| {
+        runtime.block_on(async {
+            let within = std::time::Duration::from_millis(within_ms);
+            tokio::time::timeout(within, feed.notified()).await
+        })
+    };
+    // The wake-up of the feed's connection, then quiet.
+    assert!(wait(5000).is_ok(), "the feed connects and wakes once");
+    assert!(wait(300).is_err(), "nothing written, nothing announced");
+    writer.create_zone("example.com").unwrap();
+    assert!(wait(2000).is_ok(), "another node's write wakes this one");
+    assert_eq!(follower.revision().unwrap(), 1);
+}

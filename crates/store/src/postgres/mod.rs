@@ -4,6 +4,7 @@
 //! serialized and revisions are committed in order.
 
 mod config;
+mod listen;
 mod tables;
 
 use crate::{Result, Store, StoreError};
@@ -11,6 +12,8 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use std::future::Future;
 use std::net::IpAddr;
 use std::str::FromStr;
+use std::sync::Arc;
+use tokio::sync::Notify;
 use tokio_postgres::{NoTls, Transaction};
 
 /// Schema versions, applied in order under an advisory lock; `spectra_schema` records them.
@@ -82,6 +85,8 @@ const POOL_SIZE: usize = 16;
 
 pub struct PgStore {
     pool: Pool,
+    /// Woken when any node commits a write.
+    changed: Arc<Notify>,
     /// Drives the connections; `None` only while dropping.
     runtime: Option<tokio::runtime::Runtime>,
 }
@@ -101,8 +106,9 @@ impl PgStore {
             .thread_name("spectra-store")
             .enable_all()
             .build()?;
+        let changed = Arc::new(Notify::new());
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -117,9 +123,13 @@ impl PgStore {
         };
         let store = PgStore {
             pool,
+            changed: changed.clone(),
             runtime: Some(runtime),
         };
         store.block_on(store.migrate())?;
+        if let Some(runtime) = &store.runtime {
+            runtime.spawn(listen::listen(config, changed));
+        }
         Ok(store)
     }
 
@@ -185,6 +195,9 @@ macro_rules! in_tx {
             let $tx = client.transaction().await?;
             tables::lock_revision(&$tx).await?;
             let out = $body.await?;
+            // Delivered to every listening node when the transaction commits.
+            $tx.execute("SELECT pg_notify($1, '')", &[&listen::CHANNEL])
+                .await?;
             $tx.commit().await?;
             Ok(out)
         })
@@ -209,6 +222,10 @@ macro_rules! in_tx {
 pub(crate) type Tx<'a> = Transaction<'a>;
 
 impl Store for PgStore {
+    fn changes(&self) -> Option<Arc<Notify>> {
+        Some(self.changed.clone())
+    }
+
     fn revision(&self) -> Result<u64> {
         in_tx!(read self, tx => tables::current_revision(&tx))
     }
