@@ -51,6 +51,15 @@ impl From<store::StoreError> for ApiError {
             }
             // A conflict is the client's to fix: 400, never 409, which the SDKs would retry.
             store::StoreError::Conflict(message) => ApiError::bad_request(1061, message),
+            // The SDKs retry a 503; the edge keeps serving its last configuration meanwhile.
+            other if other.is_unavailable() => {
+                tracing::warn!(error = %other, "store unavailable");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    10000,
+                    "The configuration store is unavailable; traffic is unaffected. Try again shortly.",
+                )
+            }
             other => {
                 tracing::error!(error = %other, "store failed");
                 ApiError::internal(format!("internal error: {other}"))

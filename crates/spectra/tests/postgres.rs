@@ -92,3 +92,136 @@ fn a_store_that_is_not_a_postgres_url_is_refused() {
     assert!(!ok);
     assert!(err.contains("PostgreSQL URL"), "{err}");
 }
+
+/// A cluster of the test's own (so it can stop it), stopped and removed when dropped.
+struct Cluster {
+    url: String,
+    dir: String,
+}
+
+fn pg_cluster(args: &[&str]) -> String {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/pg-cluster");
+    let out = std::process::Command::new(script)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "pg-cluster {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+impl Cluster {
+    /// `None` where the PostgreSQL tests do not run (outside CI without a test cluster).
+    fn start() -> Option<Cluster> {
+        if std::env::var_os("SPECTRA_TEST_POSTGRES").is_none() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI runs the PostgreSQL tests"
+            );
+            return None;
+        }
+        let out = pg_cluster(&["start"]);
+        let (url, dir) = out.trim().split_once(' ').unwrap();
+        Some(Cluster {
+            url: url.to_owned(),
+            dir: dir.to_owned(),
+        })
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        pg_cluster(&["stop", &self.dir]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_stops_configuration_changes_never_traffic() {
+    let Some(cluster) = tokio::task::spawn_blocking(Cluster::start).await.unwrap() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = ["--store", cluster.url.as_str()];
+    let zone = last_line(&cli(
+        dir.path(),
+        &[&["zone", "create", "example.com"][..], &store].concat(),
+    ));
+    let token = last_line(&cli(
+        dir.path(),
+        &[
+            &["token", "create", "--permission", "zone-settings-write"][..],
+            &store,
+        ]
+        .concat(),
+    ));
+    let origin = tagged("127.0.0.1:0", b"O").await;
+    let app = |port: u16| {
+        json!({"protocol": format!("tcp/{port}"),
+        "dns": {"type": "CNAME", "name": "o.example.com"},
+        "origin_direct": [format!("tcp://{origin}")],
+        "edge_ips": {"type": "dynamic", "connectivity": "ipv4"}})
+    };
+    let mut node = Node::with(
+        dir.path(),
+        &[&store[..], &["--edge-ipv4-pool", "127.90.0.0/24"]].concat(),
+    );
+    create_app(&node, &zone, &token, app(7301)).await;
+    let first: SocketAddr = "127.90.0.1:7301".parse().unwrap();
+    assert_eq!(tag_at(first).await, Some(b'O'));
+
+    let halted = cluster.dir.clone();
+    tokio::task::spawn_blocking(move || pg_cluster(&["halt", &halted]))
+        .await
+        .unwrap();
+    // Traffic goes on; writes are refused with a 503 in the envelope, which the SDKs retry.
+    for _ in 0..5 {
+        assert_eq!(
+            tag_at(first).await,
+            Some(b'O'),
+            "the edge serves through the outage"
+        );
+    }
+    let post = || {
+        reqwest::Client::new()
+            .post(format!("{}/zones/{zone}/spectrum/apps", node.base))
+            .bearer_auth(&token)
+            .timeout(Duration::from_secs(15))
+    };
+    let (status, body) = send(post().json(&app(7302))).await;
+    assert_eq!(status, reqwest::StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["success"], false);
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unavailable"),
+        "{body}"
+    );
+
+    // The database back: writes work again and reach the edge, without a restart.
+    let resumed = cluster.dir.clone();
+    tokio::task::spawn_blocking(move || pg_cluster(&["resume", &resumed]))
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (status, body) = send(post().json(&app(7302))).await;
+        if status == reqwest::StatusCode::OK {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "writes did not come back: {status} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(tag_at("127.90.0.1:7302".parse().unwrap()).await, Some(b'O'));
+    assert_eq!(tag_at(first).await, Some(b'O'));
+    node.signal("-TERM");
+    let status = tokio::task::spawn_blocking(move || node.child.wait().unwrap());
+    assert!(status.await.unwrap().success());
+    drop(cluster);
+}

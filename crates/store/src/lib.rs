@@ -38,6 +38,21 @@ pub enum StoreError {
     Io(#[from] std::io::Error),
 }
 
+impl StoreError {
+    /// Whether the database could not be reached (or is shutting down), rather than refusing
+    /// the request: trying again later may succeed.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Unavailable(_) => true,
+            // SQLSTATE classes 08 (connection exception) and 57 (operator intervention).
+            StoreError::Postgres(e) => e
+                .code()
+                .is_none_or(|c| c.code().starts_with("08") || c.code().starts_with("57")),
+            _ => false,
+        }
+    }
+}
+
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// A page of apps and how many the zone has in all.

@@ -82,6 +82,12 @@ const MIGRATION_LOCK: i64 = 0x0053_5045_4354_5241;
 
 /// Connections each node keeps to the database, at most.
 const POOL_SIZE: usize = 16;
+/// How long a new connection may take, unless the URL says (`connect_timeout`).
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// Keepalive probes find a database that vanished under an idle connection.
+const KEEPALIVE_IDLE: std::time::Duration = std::time::Duration::from_secs(30);
+/// How long a request waits for a free connection.
+const POOL_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub struct PgStore {
     pool: Pool,
@@ -99,8 +105,13 @@ impl PgStore {
     /// Connects to the database at `url` (`postgres://user:password@host:port/db`) and brings
     /// its schema up to date. Blocking: call it off any async runtime's workers.
     pub fn connect(url: &str) -> Result<PgStore> {
-        let config = tokio_postgres::Config::from_str(url)
+        let mut config = tokio_postgres::Config::from_str(url)
             .map_err(|e| StoreError::Unavailable(format!("invalid PostgreSQL URL: {e}")))?;
+        // A database that does not answer fails requests in seconds, not at TCP's pace.
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        config.keepalives_idle(KEEPALIVE_IDLE);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("spectra-store")
@@ -118,6 +129,9 @@ impl PgStore {
             let _entered = runtime.enter();
             Pool::builder(manager)
                 .max_size(POOL_SIZE)
+                .wait_timeout(Some(POOL_WAIT))
+                .create_timeout(Some(CONNECT_TIMEOUT))
+                .runtime(deadpool_postgres::Runtime::Tokio1)
                 .build()
                 .map_err(pool_error)?
         };
