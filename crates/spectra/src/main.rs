@@ -63,6 +63,9 @@ enum Command {
     App(app_cmd::AppCommand),
     /// List the protocols a zone's apps may name.
     Protocols(app_cmd::Connection),
+    /// Move a store: copy one into another.
+    #[command(subcommand)]
+    Store(stores::StoreCommand),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -74,5 +77,6 @@ fn main() -> anyhow::Result<()> {
         Command::User(cmd) => admin::user(cmd),
         Command::App(cmd) => app_cmd::run(cmd),
         Command::Protocols(connection) => app_cmd::protocols(connection),
+        Command::Store(cmd) => stores::run(cmd),
     }
 }

@@ -225,3 +225,55 @@ async fn a_database_outage_stops_configuration_changes_never_traffic() {
     assert!(status.await.unwrap().success());
     drop(cluster);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_copy_moves_a_node_onto_postgres_with_its_tokens() {
+    let backend = tokio::task::spawn_blocking(store_common::Backend::postgres);
+    let Some(store_common::Backend::Postgres(url)) = backend.await.unwrap() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let zone = last_line(&cli(dir.path(), &["zone", "create", "example.com"]));
+    let token = last_line(&cli(
+        dir.path(),
+        &["token", "create", "--permission", "zone-settings-write"],
+    ));
+    let copy = || {
+        let out = std::process::Command::new(BIN)
+            .args([
+                "store",
+                "copy",
+                "--from",
+                dir.path().to_str().unwrap(),
+                "--to",
+                &url,
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert!(
+        copy().starts_with("copied 1 zones, 0 apps, 1 tokens"),
+        "first copy"
+    );
+    assert!(
+        copy().starts_with("copied 0 zones, 0 apps, 0 tokens"),
+        "a second copy adds nothing"
+    );
+    // A node on PostgreSQL, on a new data dir, takes the token made on the SQLite node.
+    let fresh = tempfile::tempdir().unwrap();
+    let node = Node::with(fresh.path(), &["--store", &url]);
+    let (status, body) = send(
+        reqwest::Client::new()
+            .get(format!("{}/zones/{zone}", node.base))
+            .bearer_auth(&token),
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    assert_eq!(body["result"]["name"], "example.com");
+}

@@ -5,11 +5,13 @@
 //! since revision N ([`Store::changes_since`]) and apply it to the [`Snapshot`] it holds.
 //! Methods are blocking; async callers run them on a blocking thread.
 
+mod dump;
 mod postgres;
 mod rows;
 mod secret;
 mod sqlite;
 
+pub use dump::{AppDump, Dump, Imported, RuleDump, TokenDump, UserDump, ZoneDump};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -137,6 +139,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Returns the user and their global API key, which is not stored and cannot be shown again.
     fn create_user(&self, email: &str) -> Result<(User, String)>;
+
+    /// Every row, as stored (secrets as their hashes).
+    fn export(&self) -> Result<Dump>;
+    /// Adds the rows of `dump` this store lacks (by id), all at one new revision, and keeps
+    /// the rest: running it twice adds nothing the second time. A zone or user whose name is
+    /// taken by another id is a `Conflict`, and nothing is written.
+    fn import(&self, dump: &Dump) -> Result<Imported>;
     /// The user, if the email exists and the key is theirs.
     fn user_by_key(&self, email: &str, key: &str) -> Result<Option<User>>;
 }

@@ -379,3 +379,73 @@ fn postgres_wakes_every_node_on_another_node_s_write() {
     assert!(wait(2000).is_ok(), "another node's write wakes this one");
     assert_eq!(follower.revision().unwrap(), 1);
 }
+
+both!(a_copy_answers_every_token_and_key_and_a_second_copy_adds_nothing);
+fn a_copy_answers_every_token_and_key_and_a_second_copy_adds_nothing(backend: &Backend) {
+    let source = Backend::sqlite().open();
+    let zone = source.create_zone("example.com").unwrap();
+    let edge = ["127.0.1.1".parse().unwrap()];
+    source
+        .create_app(&zone.id, &config("a.example.com", 22), &edge)
+        .unwrap();
+    source
+        .create_access_rule(&zone.id, &rule_fields("block", "ip", "192.0.2.1"))
+        .unwrap();
+    let (token, secret) = source
+        .create_token("t", &[Permission::ZoneSettingsWrite], None)
+        .unwrap();
+    let (_, key) = source.create_user("ops@example.com").unwrap();
+    let dump = source.export().unwrap();
+
+    let target = backend.open();
+    let added = target.import(&dump).unwrap();
+    assert_eq!(
+        (
+            added.zones,
+            added.apps,
+            added.tokens,
+            added.users,
+            added.access_rules
+        ),
+        (1, 1, 1, 1, 1)
+    );
+    let (copied, original) = (target.snapshot().unwrap(), source.snapshot().unwrap());
+    assert_eq!(copied.apps, original.apps);
+    assert_eq!(copied.zones, original.zones);
+    assert_eq!(copied.access_rules, original.access_rules);
+    assert_eq!(
+        target.token_by_secret(&secret).unwrap().unwrap().id,
+        token.id
+    );
+    assert!(target
+        .user_by_key("ops@example.com", &key)
+        .unwrap()
+        .is_some());
+    assert_eq!(
+        target.export().unwrap(),
+        dump,
+        "the copy holds the same rows"
+    );
+
+    let revision = target.revision().unwrap();
+    assert_eq!(
+        target.import(&dump).unwrap().total(),
+        0,
+        "a second copy adds nothing"
+    );
+    assert_eq!(
+        target.revision().unwrap(),
+        revision,
+        "and takes no revision"
+    );
+
+    // A zone of the same name under another id: refused, and nothing is written.
+    let other = Backend::sqlite().open();
+    other.create_zone("example.com").unwrap();
+    other.create_zone("example.org").unwrap();
+    assert!(matches!(
+        target.import(&other.export().unwrap()),
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(target.zone_by_name("example.org").unwrap().is_none());
+}

@@ -4,6 +4,7 @@
 //! serialized and revisions are committed in order.
 
 mod config;
+mod dump;
 mod listen;
 mod tables;
 
@@ -360,5 +361,13 @@ impl Store for PgStore {
 
     fn user_by_key(&self, email: &str, key: &str) -> Result<Option<model::User>> {
         in_tx!(read self, tx => tables::user_by_key(&tx, email, key))
+    }
+
+    fn export(&self) -> Result<crate::Dump> {
+        in_tx!(read self, tx => dump::export(&tx))
+    }
+
+    fn import(&self, dump: &crate::Dump) -> Result<crate::Imported> {
+        in_tx!(write self, tx => dump::import(&tx, dump))
     }
 }

@@ -2,6 +2,7 @@
 
 mod access;
 mod config;
+mod dump;
 mod rules;
 
 use crate::{secret, Result, Store, StoreError};
@@ -302,6 +303,14 @@ impl Store for SqliteStore {
 
     fn user_by_key(&self, email: &str, key: &str) -> Result<Option<model::User>> {
         self.read(|tx| access::user_by_key(tx, email, key))
+    }
+
+    fn export(&self) -> Result<crate::Dump> {
+        self.read(dump::export)
+    }
+
+    fn import(&self, dump: &crate::Dump) -> Result<crate::Imported> {
+        self.write(|tx| dump::import(tx, dump))
     }
 }
 
