@@ -114,3 +114,19 @@ macro_rules! both {
         }
     };
 }
+
+pub fn config(name: &str, port: u16) -> model::AppConfig {
+    model::AppConfig::from_json(serde_json::json!({
+        "protocol": format!("tcp/{port}"),
+        "dns": {"type": "CNAME", "name": name},
+        "origin_direct": [format!("tcp://127.0.0.1:{port}")],
+    }))
+    .unwrap()
+}
+
+pub fn rule_fields(mode: &str, target: &str, value: &str) -> model::RuleFields {
+    model::RuleFields::from_json(
+        &serde_json::json!({"mode": mode, "configuration": {"target": target, "value": value}}),
+    )
+    .unwrap()
+}
