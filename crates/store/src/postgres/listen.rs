@@ -6,7 +6,8 @@ use std::future::poll_fn;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
-use tokio_postgres::{AsyncMessage, Config, NoTls};
+use tokio_postgres::{AsyncMessage, Config};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// The channel writes notify on.
 pub const CHANNEL: &str = "spectra_changes";
@@ -15,10 +16,10 @@ const RETRY_MIN: Duration = Duration::from_millis(200);
 const RETRY_MAX: Duration = Duration::from_secs(5);
 
 /// Listens until the runtime that runs it stops.
-pub async fn listen(config: Config, wake: Arc<Notify>) {
+pub async fn listen(config: Config, tls: MakeRustlsConnect, wake: Arc<Notify>) {
     let mut retry = RETRY_MIN;
     loop {
-        match config.connect(NoTls).await {
+        match config.connect(tls.clone()).await {
             Ok((client, mut connection)) => {
                 let (tx, done) = tokio::sync::oneshot::channel::<()>();
                 let notified = wake.clone();

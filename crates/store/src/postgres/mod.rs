@@ -7,15 +7,15 @@ mod config;
 mod dump;
 mod listen;
 mod tables;
+mod url;
 
 use crate::{Result, Store, StoreError};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use std::future::Future;
 use std::net::IpAddr;
-use std::str::FromStr;
 use std::sync::Arc;
 use tokio::sync::Notify;
-use tokio_postgres::{NoTls, Transaction};
+use tokio_postgres::Transaction;
 
 /// Schema versions, applied in order under an advisory lock; `spectra_schema` records them.
 const MIGRATIONS: &[&str] = &[r#"
@@ -103,11 +103,11 @@ fn pool_error(e: impl std::fmt::Display) -> StoreError {
 }
 
 impl PgStore {
-    /// Connects to the database at `url` (`postgres://user:password@host:port/db`) and brings
-    /// its schema up to date. Blocking: call it off any async runtime's workers.
+    /// Connects to the database at `url` (`postgres://user:password@host:port/db`, with
+    /// `?sslmode=verify-full&sslrootcert=FILE` for TLS) and brings its schema up to date.
+    /// Blocking: call it off any async runtime's workers.
     pub fn connect(url: &str) -> Result<PgStore> {
-        let mut config = tokio_postgres::Config::from_str(url)
-            .map_err(|e| StoreError::Unavailable(format!("invalid PostgreSQL URL: {e}")))?;
+        let url::Target { mut config, tls } = url::parse(url)?;
         // A database that does not answer fails requests in seconds, not at TCP's pace.
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
@@ -121,7 +121,7 @@ impl PgStore {
         let changed = Arc::new(Notify::new());
         let manager = Manager::from_config(
             config.clone(),
-            NoTls,
+            tls.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -143,7 +143,7 @@ impl PgStore {
         };
         store.block_on(store.migrate())?;
         if let Some(runtime) = &store.runtime {
-            runtime.spawn(listen::listen(config, changed));
+            runtime.spawn(listen::listen(config, tls, changed));
         }
         Ok(store)
     }
