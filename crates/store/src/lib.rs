@@ -140,6 +140,11 @@ pub trait Store: Send + Sync + 'static {
     /// Returns the user and their global API key, which is not stored and cannot be shown again.
     fn create_user(&self, email: &str) -> Result<(User, String)>;
 
+    /// Records a node's heartbeat. Not a configuration change: it takes no revision.
+    fn heartbeat(&self, node: &model::Node) -> Result<()>;
+    /// The last heartbeat of every node that ever sent one, by name.
+    fn nodes(&self) -> Result<Vec<model::Node>>;
+
     /// Every row, as stored (secrets as their hashes).
     fn export(&self) -> Result<Dump>;
     /// Adds the rows of `dump` this store lacks (by id), all at one new revision, and keeps

@@ -125,3 +125,11 @@ pub fn duplicate_rule(fields: &RuleFields, other: &str) -> StoreError {
         fields.target, fields.value
     ))
 }
+
+pub fn node_json(node: &model::Node) -> Result<String> {
+    serde_json::to_string(node).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+pub fn to_node(name: &str, json: &str) -> Result<model::Node> {
+    serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("node {name}: {e}")))
+}

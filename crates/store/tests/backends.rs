@@ -311,3 +311,26 @@ fn several_writers_at_once_lose_and_duplicate_nothing(backend: &Backend) {
     let replayed = model::Snapshot::default().apply(store.changes_since(0).unwrap());
     assert_eq!(replayed.apps.len(), 80);
 }
+
+both!(heartbeats_keep_each_node_s_last_word_and_take_no_revision);
+fn heartbeats_keep_each_node_s_last_word_and_take_no_revision(backend: &Backend) {
+    let store = backend.open();
+    let node = |name: &str, colo: &str| model::Node {
+        name: name.into(),
+        colo: colo.into(),
+        version: "0.1.0".into(),
+        edge_pools: vec!["127.0.1.0/24".parse().unwrap()],
+        started_on: chrono::Utc::now(),
+        last_seen: chrono::Utc::now(),
+        listeners: Default::default(),
+    };
+    store.heartbeat(&node("n2", "AMS")).unwrap();
+    store.heartbeat(&node("n1", "AMS")).unwrap();
+    let latest = node("n1", "FRA");
+    store.heartbeat(&latest).unwrap();
+    let nodes = store.nodes().unwrap();
+    assert_eq!(nodes.len(), 2);
+    assert_eq!(nodes[0], latest, "the last heartbeat wins; names in order");
+    assert_eq!(nodes[1].name, "n2");
+    assert_eq!(store.revision().unwrap(), 0, "heartbeats are not configuration");
+}

@@ -76,7 +76,10 @@ CREATE TABLE access_rules (
 );
 CREATE INDEX access_rules_zone ON access_rules (zone_id, target, value);
 CREATE TABLE access_rule_changes (zone_id TEXT PRIMARY KEY, revision BIGINT NOT NULL);
-"#];
+"#,
+    // Each node's last heartbeat, as JSON.
+    "CREATE TABLE nodes (name TEXT PRIMARY KEY, data TEXT NOT NULL);",
+];
 
 /// The advisory lock nodes take to migrate one at a time ("SPECTRA" in ASCII).
 const MIGRATION_LOCK: i64 = 0x0053_5045_4354_5241;
@@ -361,6 +364,35 @@ impl Store for PgStore {
 
     fn user_by_key(&self, email: &str, key: &str) -> Result<Option<model::User>> {
         in_tx!(read self, tx => tables::user_by_key(&tx, email, key))
+    }
+
+    fn heartbeat(&self, node: &model::Node) -> Result<()> {
+        let json = crate::rows::node_json(node)?;
+        self.block_on(async {
+            // Outside the revision lock: heartbeats never wait for configuration writes.
+            self.client()
+                .await?
+                .execute(
+                    "INSERT INTO nodes (name, data) VALUES ($1, $2)
+                     ON CONFLICT (name) DO UPDATE SET data = EXCLUDED.data",
+                    &[&node.name, &json],
+                )
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn nodes(&self) -> Result<Vec<model::Node>> {
+        self.block_on(async {
+            let rows = self
+                .client()
+                .await?
+                .query(r#"SELECT name, data FROM nodes ORDER BY name COLLATE "C""#, &[])
+                .await?;
+            rows.iter()
+                .map(|r| crate::rows::to_node(r.get(0), r.get(1)))
+                .collect()
+        })
     }
 
     fn export(&self) -> Result<crate::Dump> {

@@ -77,6 +77,8 @@ CREATE TABLE access_rules (
 CREATE INDEX access_rules_zone ON access_rules (zone_id, target, value);
 CREATE TABLE access_rule_changes (zone_id TEXT PRIMARY KEY, revision INTEGER NOT NULL);
 "#,
+    // Each node's last heartbeat, as JSON.
+    "CREATE TABLE nodes (name TEXT PRIMARY KEY, data TEXT NOT NULL);",
 ];
 
 /// The file the store keeps in the data dir.
@@ -303,6 +305,27 @@ impl Store for SqliteStore {
 
     fn user_by_key(&self, email: &str, key: &str) -> Result<Option<model::User>> {
         self.read(|tx| access::user_by_key(tx, email, key))
+    }
+
+    fn heartbeat(&self, node: &model::Node) -> Result<()> {
+        let json = crate::rows::node_json(node)?;
+        self.write(|tx| {
+            tx.execute(
+                "INSERT OR REPLACE INTO nodes (name, data) VALUES (?1, ?2)",
+                [&node.name, &json],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn nodes(&self) -> Result<Vec<model::Node>> {
+        self.read(|tx| {
+            let rows: Vec<(String, String)> = tx
+                .prepare("SELECT name, data FROM nodes ORDER BY name")?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            rows.iter().map(|(n, d)| crate::rows::to_node(n, d)).collect()
+        })
     }
 
     fn export(&self) -> Result<crate::Dump> {
