@@ -198,9 +198,11 @@ pub async fn status(
     ids: Result<Path<(String, String)>, PathRejection>,
 ) -> ApiResult {
     let app = readable_app(&state, &caller, ids).await?;
+    let nodes = state.store(|s| s.nodes()).await?;
     let mut status = json!({
         "edge_ips": app.edge_addresses,
         "listeners": state.status.listeners(&app.id),
+        "nodes": crate::nodes::of_app(&nodes, &app.id, chrono::Utc::now()),
     });
     if app.config.ip_firewall && !state.policy.geolocation {
         // Rules stored while the node had a database, or before this check: say they do nothing.

@@ -7,6 +7,7 @@ mod envelope;
 mod extract;
 #[cfg(test)]
 mod fuzz_tests;
+mod nodes;
 mod rate_limit;
 mod server;
 mod zones;
@@ -122,7 +123,8 @@ pub fn router(state: ApiState) -> Router {
                 .patch(access_rules::edit)
                 .delete(access_rules::delete),
         )
-        .route("/user/tokens/verify", get(zones::verify_token));
+        .route("/user/tokens/verify", get(zones::verify_token))
+        .route("/spectra/nodes", get(nodes::list));
     Router::new()
         .nest("/client/v4", v4)
         .fallback(no_route)

@@ -39,6 +39,14 @@ impl StatusBoard {
         }
     }
 
+    /// Every app's listeners, by app id.
+    pub fn all(&self) -> BTreeMap<String, Vec<ListenerStatus>> {
+        let apps = self.apps.lock().unwrap_or_else(|e| e.into_inner());
+        apps.iter()
+            .map(|(id, l)| (id.clone(), l.values().cloned().collect()))
+            .collect()
+    }
+
     pub fn remove_app(&self, app_id: &str) {
         self.apps
             .lock()

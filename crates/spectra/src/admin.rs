@@ -57,6 +57,41 @@ pub enum TokenCommand {
 }
 
 #[derive(Subcommand)]
+pub enum NodeCommand {
+    /// List the nodes that share this store: when each was last heard from, and which are
+    /// stale (no heartbeat for 15 s).
+    List {
+        #[command(flatten)]
+        data_dir: DataDir,
+    },
+}
+
+pub fn node(cmd: NodeCommand) -> anyhow::Result<()> {
+    match cmd {
+        NodeCommand::List { data_dir } => {
+            let now = chrono::Utc::now();
+            println!(
+                "{:<24}  {:<4}  {:<8}  {:<27}  {:<5}  LISTENERS",
+                "NAME", "COLO", "VERSION", "LAST SEEN", "STATE"
+            );
+            for n in open(&data_dir)?.nodes()? {
+                let listeners: usize = n.listeners.values().map(Vec::len).sum();
+                let state = if n.is_stale(now) { "stale" } else { "live" };
+                println!(
+                    "{:<24}  {:<4}  {:<8}  {:<27}  {:<5}  {listeners}",
+                    n.name,
+                    n.colo,
+                    n.version,
+                    model::timestamp(n.last_seen),
+                    state
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(Subcommand)]
 pub enum UserCommand {
     /// Create a user; prints their global API key (for X-Auth-Key) as the last line.
     Create {

@@ -3,6 +3,7 @@
 mod admin;
 mod app_cmd;
 mod follow;
+mod heartbeat;
 mod serve;
 mod stores;
 mod tls_files;
@@ -58,6 +59,9 @@ enum Command {
     /// Manage users (global API keys).
     #[command(subcommand)]
     User(admin::UserCommand),
+    /// The nodes that share this store.
+    #[command(subcommand)]
+    Node(admin::NodeCommand),
     /// Manage Spectrum apps over the API (a Spectra node, or Cloudflare).
     #[command(subcommand)]
     App(app_cmd::AppCommand),
@@ -75,6 +79,7 @@ fn main() -> anyhow::Result<()> {
         Command::Zone(cmd) => admin::zone(cmd),
         Command::Token(cmd) => admin::token(cmd),
         Command::User(cmd) => admin::user(cmd),
+        Command::Node(cmd) => admin::node(cmd),
         Command::App(cmd) => app_cmd::run(cmd),
         Command::Protocols(connection) => app_cmd::protocols(connection),
         Command::Store(cmd) => stores::run(cmd),

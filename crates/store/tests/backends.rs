@@ -332,5 +332,9 @@ fn heartbeats_keep_each_node_s_last_word_and_take_no_revision(backend: &Backend)
     assert_eq!(nodes.len(), 2);
     assert_eq!(nodes[0], latest, "the last heartbeat wins; names in order");
     assert_eq!(nodes[1].name, "n2");
-    assert_eq!(store.revision().unwrap(), 0, "heartbeats are not configuration");
+    assert_eq!(
+        store.revision().unwrap(),
+        0,
+        "heartbeats are not configuration"
+    );
 }

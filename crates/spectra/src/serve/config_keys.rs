@@ -10,6 +10,7 @@ const KEYS: &[(&str, &str)] = &[
         "data_dir = \"/tmp/spectra-key-test\"",
         "/tmp/spectra-key-test",
     ),
+    ("node_name = \"k-node\"", "node_name: \"k-node\""),
     (
         "store = \"postgres://k@127.0.0.1:1/k\"",
         "postgres://k@127.0.0.1:1/k",

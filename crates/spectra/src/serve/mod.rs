@@ -125,6 +125,15 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
         None => None,
     };
     let drain_timeout = settings.options.drain_timeout;
+    let this_node = model::Node {
+        name: settings.node_name.clone(),
+        colo: settings.options.colo.clone(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        edge_pools: vec![settings.policy.ipv4_pool, settings.policy.ipv6_pool],
+        started_on: chrono::Utc::now(),
+        last_seen: chrono::Utc::now(),
+        listeners: Default::default(),
+    };
     let data_plane = proxy::DataPlane::new(settings.options, access_log);
     let mut state =
         api::ApiState::new(store.clone(), settings.policy).with_status(data_plane.status());
@@ -155,9 +164,15 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     let (published, snapshots) = watch::channel(Arc::new(first));
     let shutdown = CancellationToken::new();
     let follower = tokio::spawn(follow(
-        store,
+        store.clone(),
         state.committed(),
         published,
+        shutdown.clone(),
+    ));
+    let heartbeat = tokio::spawn(crate::heartbeat::run(
+        store.clone(),
+        this_node,
+        data_plane.status(),
         shutdown.clone(),
     ));
     let edge = tokio::spawn(data_plane.run(snapshots, shutdown.clone()));
@@ -179,6 +194,7 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     let stopped = async {
         api.await??;
         follower.await?;
+        heartbeat.await?;
         edge.await?;
         anyhow::Ok(())
     };

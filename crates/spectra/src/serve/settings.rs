@@ -82,6 +82,9 @@ pub struct ServeArgs {
     /// Seconds a client has to finish its TLS handshake with a `tls` app [default: 10].
     #[arg(long)]
     tls_handshake_timeout: Option<f64>,
+    /// This node's name in a fleet [default: the host name].
+    #[arg(long)]
+    node_name: Option<String>,
     /// This node's colo code, 1 to 3 upper-case letters or digits: `ColoCode` in the
     /// connection log [default: LOC].
     #[arg(long)]
@@ -148,6 +151,7 @@ impl ServeArgs {
             tcp_idle_timeout: self.tcp_idle_timeout.or(file.tcp_idle_timeout),
             tls_handshake_timeout: self.tls_handshake_timeout.or(file.tls_handshake_timeout),
             colo: self.colo.or(file.colo),
+            node_name: self.node_name.or(file.node_name),
             access_log: self.access_log.or(file.access_log),
             resolver: self.resolver.or(file.resolver),
             origin_dns_max_ttl: self.origin_dns_max_ttl.or(file.origin_dns_max_ttl),
@@ -172,6 +176,7 @@ fn seconds(value: Option<f64>, default: Duration, flag: &str) -> anyhow::Result<
 /// The settings `serve` runs with, after flags, file and defaults.
 #[derive(Debug)]
 pub struct Settings {
+    pub node_name: String,
     pub data_dir: PathBuf,
     /// A PostgreSQL URL; `None`: SQLite in the data dir.
     pub store: Option<String>,
@@ -213,6 +218,11 @@ pub fn settings(args: ServeArgs, fd_limit: u64) -> anyhow::Result<Settings> {
         _ => anyhow::bail!("api_tls_cert and api_tls_key go together"),
     };
     Ok(Settings {
+        node_name: match &args.node_name {
+            Some(name) if name.trim().is_empty() => anyhow::bail!("--node-name must not be empty"),
+            Some(name) => name.clone(),
+            None => crate::heartbeat::host_name(),
+        },
         data_dir: args
             .data_dir
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),

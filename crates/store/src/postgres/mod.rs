@@ -18,7 +18,8 @@ use tokio::sync::Notify;
 use tokio_postgres::Transaction;
 
 /// Schema versions, applied in order under an advisory lock; `spectra_schema` records them.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE meta (key TEXT PRIMARY KEY, value BIGINT NOT NULL);
 INSERT INTO meta (key, value) VALUES ('revision', 0);
 CREATE TABLE zones (
@@ -387,7 +388,10 @@ impl Store for PgStore {
             let rows = self
                 .client()
                 .await?
-                .query(r#"SELECT name, data FROM nodes ORDER BY name COLLATE "C""#, &[])
+                .query(
+                    r#"SELECT name, data FROM nodes ORDER BY name COLLATE "C""#,
+                    &[],
+                )
                 .await?;
             rows.iter()
                 .map(|r| crate::rows::to_node(r.get(0), r.get(1)))

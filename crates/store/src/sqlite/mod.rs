@@ -324,7 +324,9 @@ impl Store for SqliteStore {
                 .prepare("SELECT name, data FROM nodes ORDER BY name")?
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<rusqlite::Result<_>>()?;
-            rows.iter().map(|(n, d)| crate::rows::to_node(n, d)).collect()
+            rows.iter()
+                .map(|(n, d)| crate::rows::to_node(n, d))
+                .collect()
         })
     }
 

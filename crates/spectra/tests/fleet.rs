@@ -1,0 +1,186 @@
+//! Several nodes on one PostgreSQL store: each registers itself and heartbeats; the API lists
+//! them (`/spectra/nodes`), an app's status shows every live node's listeners, `spectra node
+//! list` prints them, and a node killed with -9 turns stale while the others go on.
+
+mod common;
+#[path = "../../store/tests/common/mod.rs"]
+mod store_common;
+
+use common::*;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+async fn get(node: &Node, token: &str, path: &str) -> (StatusCode, Value) {
+    send(
+        reqwest::Client::new()
+            .get(format!("{}{path}", node.base))
+            .bearer_auth(token),
+    )
+    .await
+}
+
+/// The nodes `/spectra/nodes` lists, by name, with their `stale` flags.
+async fn nodes(node: &Node, token: &str) -> Vec<(String, bool)> {
+    let (status, body) = get(node, token, "/spectra/nodes").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["name"].as_str().unwrap().to_owned(),
+                n["stale"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_register_heartbeat_and_a_killed_one_turns_stale() {
+    let backend = tokio::task::spawn_blocking(store_common::Backend::postgres);
+    let Some(store_common::Backend::Postgres(url)) = backend.await.unwrap() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = ["--store", url.as_str()];
+    let zone = last_line(&cli(
+        dir.path(),
+        &[&["zone", "create", "example.com"][..], &store].concat(),
+    ));
+    let admin = last_line(&cli(
+        dir.path(),
+        &[
+            &[
+                "token",
+                "create",
+                "--permission",
+                "zone-write",
+                "--permission",
+                "zone-settings-write",
+            ][..],
+            &store,
+        ]
+        .concat(),
+    ));
+    let scoped = last_line(&cli(
+        dir.path(),
+        &[
+            &[
+                "token",
+                "create",
+                "--permission",
+                "zone-write",
+                "--zone",
+                "example.com",
+            ][..],
+            &store,
+        ]
+        .concat(),
+    ));
+    let node = |name: &str, colo: &str, pool: &str| {
+        let d = tempfile::tempdir().unwrap();
+        let n = Node::with(
+            d.path(),
+            &[
+                &store[..],
+                &[
+                    "--node-name",
+                    name,
+                    "--colo",
+                    colo,
+                    "--edge-ipv4-pool",
+                    pool,
+                ],
+            ]
+            .concat(),
+        );
+        (n, d)
+    };
+    let (n1, _d1) = node("n1", "AMS", "127.92.1.0/24");
+    let (mut n2, _d2) = node("n2", "FRA", "127.92.2.0/24");
+    let origin = tagged("127.0.0.1:0", b"F").await;
+    let app = create_app(
+        &n1,
+        &zone,
+        &admin,
+        json!({"protocol": "tcp/7400",
+        "dns": {"type": "CNAME", "name": "f.example.com"},
+        "origin_direct": [format!("tcp://{origin}")],
+        "edge_ips": {"type": "dynamic", "connectivity": "ipv4"}}),
+    )
+    .await;
+    assert_eq!(
+        tag_at("127.92.1.1:7400".parse::<SocketAddr>().unwrap()).await,
+        Some(b'F')
+    );
+
+    // Both nodes report; any node's API shows them all.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while nodes(&n2, &admin).await != [("n1".to_owned(), false), ("n2".to_owned(), false)] {
+        assert!(Instant::now() < deadline, "{:?}", nodes(&n2, &admin).await);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (status, _) = get(&n1, &scoped, "/spectra/nodes").await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "a token for one zone does not see the fleet"
+    );
+
+    // The app's status, through node 2, has node 1's listener in `nodes`.
+    let id = app["id"].as_str().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let n1_view = loop {
+        let (_, body) = get(
+            &n2,
+            &admin,
+            &format!("/zones/{zone}/spectrum/apps/{id}/status"),
+        )
+        .await;
+        let found = body["result"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["name"] == "n1" && n["listeners"].as_array().is_some_and(|l| !l.is_empty()))
+            .cloned();
+        if let Some(found) = found {
+            break found;
+        }
+        assert!(Instant::now() < deadline, "{body}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(n1_view["colo"], "AMS");
+    assert_eq!(n1_view["edge_ips"], json!(["127.92.1.1"]));
+    assert_eq!(n1_view["listeners"][0]["state"], "bound");
+
+    // `spectra node list` prints both, from the store.
+    let listed = cli(dir.path(), &[&["node", "list"][..], &store].concat());
+    assert!(
+        listed.contains("n1") && listed.contains("AMS") && listed.contains("live"),
+        "{listed}"
+    );
+    assert!(listed.contains("n2") && listed.contains("FRA"), "{listed}");
+
+    // kill -9 node 2: after 15 s without a heartbeat it is stale, and node 1 goes on serving.
+    n2.signal("-KILL");
+    let _ = n2.child.wait();
+    let deadline = Instant::now() + Duration::from_secs(25);
+    while nodes(&n1, &admin).await != [("n1".to_owned(), false), ("n2".to_owned(), true)] {
+        assert!(Instant::now() < deadline, "{:?}", nodes(&n1, &admin).await);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(
+        tag_at("127.92.1.1:7400".parse::<SocketAddr>().unwrap()).await,
+        Some(b'F')
+    );
+    let listed = cli(dir.path(), &[&["node", "list"][..], &store].concat());
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.starts_with("n2") && l.contains("stale")),
+        "{listed}"
+    );
+}
