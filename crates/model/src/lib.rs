@@ -8,6 +8,7 @@ mod edge;
 mod error;
 pub mod hostname;
 mod list;
+mod local;
 mod node;
 mod parse;
 mod protocol;
@@ -27,6 +28,7 @@ pub use app::{
 pub use edge::assign_edge_addresses;
 pub use error::{codes, Invalid};
 pub use list::{AppListQuery, AppOrder, Direction, DEFAULT_PER_PAGE, MAX_PER_PAGE};
+pub use local::{localize, LocalAddresses, LocalChange};
 pub use node::{Node, NodeListener, HEARTBEAT_EVERY, STALE_AFTER};
 pub use protocol::{NamedProtocol, PortRange, Protocol, Transport, NAMED_PROTOCOLS};
 pub use rules::Policy;

@@ -114,7 +114,11 @@ async fn an_app_carries_traffic_within_a_second_and_again_after_a_restart() {
         json!([{"address": "127.81.0.1:2222", "transport": "tcp", "state": "bound"}])
     );
     // The node itself, from its heartbeat (which may predate the app's listener).
-    assert_eq!(status["result"]["nodes"].as_array().unwrap().len(), 1, "{status}");
+    assert_eq!(
+        status["result"]["nodes"].as_array().unwrap().len(),
+        1,
+        "{status}"
+    );
 
     node.signal("-TERM");
     assert!(node.child.wait().unwrap().success());

@@ -145,6 +145,11 @@ pub trait Store: Send + Sync + 'static {
     /// The last heartbeat of every node that ever sent one, by name.
     fn nodes(&self) -> Result<Vec<model::Node>>;
 
+    /// A node's own addresses for apps another node created (see `model::localize`).
+    fn node_addresses(&self, node: &str) -> Result<model::LocalAddresses>;
+    /// Stores (`Some`) or forgets (`None`) some of a node's own addresses.
+    fn save_node_addresses(&self, node: &str, changes: &[model::LocalChange]) -> Result<()>;
+
     /// Every row, as stored (secrets as their hashes).
     fn export(&self) -> Result<Dump>;
     /// Adds the rows of `dump` this store lacks (by id), all at one new revision, and keeps

@@ -44,14 +44,7 @@ pub fn config_json(config: &AppConfig) -> Result<String> {
 }
 
 pub fn to_app((id, zone_id, created_on, modified_on, config, addresses): AppRow) -> Result<App> {
-    let edge_addresses = addresses
-        .split(',')
-        .filter(|a| !a.is_empty())
-        .map(|a| {
-            a.parse()
-                .map_err(|e| StoreError::Corrupt(format!("app {id}: edge address {a:?}: {e}")))
-        })
-        .collect::<Result<_>>()?;
+    let edge_addresses = parse_addresses(&format!("app {id}"), &addresses)?;
     let json =
         serde_json::from_str(&config).map_err(|e| StoreError::Corrupt(format!("app {id}: {e}")))?;
     let config =
@@ -132,4 +125,15 @@ pub fn node_json(node: &model::Node) -> Result<String> {
 
 pub fn to_node(name: &str, json: &str) -> Result<model::Node> {
     serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("node {name}: {e}")))
+}
+
+/// Comma-separated addresses, as `addresses_text` writes them.
+pub fn parse_addresses(owner: &str, text: &str) -> Result<Vec<IpAddr>> {
+    text.split(',')
+        .filter(|a| !a.is_empty())
+        .map(|a| {
+            a.parse()
+                .map_err(|e| StoreError::Corrupt(format!("{owner}: edge address {a:?}: {e}")))
+        })
+        .collect()
 }

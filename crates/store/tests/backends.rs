@@ -338,3 +338,31 @@ fn heartbeats_keep_each_node_s_last_word_and_take_no_revision(backend: &Backend)
         "heartbeats are not configuration"
     );
 }
+
+both!(each_node_keeps_its_own_addresses);
+fn each_node_keeps_its_own_addresses(backend: &Backend) {
+    let store = backend.open();
+    let (a, b) = ("a".repeat(32), "b".repeat(32));
+    let ips = |s: &str| vec![s.parse::<std::net::IpAddr>().unwrap()];
+    store
+        .save_node_addresses(
+            "n1",
+            &[
+                (a.clone(), Some(ips("127.0.2.1"))),
+                (b.clone(), Some(ips("127.0.2.2"))),
+            ],
+        )
+        .unwrap();
+    store
+        .save_node_addresses("n2", &[(a.clone(), Some(ips("127.0.3.1")))])
+        .unwrap();
+    store
+        .save_node_addresses("n1", &[(a.clone(), Some(ips("::1"))), (b.clone(), None)])
+        .unwrap();
+    let n1 = store.node_addresses("n1").unwrap();
+    assert_eq!(n1.len(), 1);
+    assert_eq!(n1[&a], ips("::1"));
+    assert_eq!(store.node_addresses("n2").unwrap()[&a], ips("127.0.3.1"));
+    assert!(store.node_addresses("n3").unwrap().is_empty());
+    assert_eq!(store.revision().unwrap(), 0, "not configuration");
+}

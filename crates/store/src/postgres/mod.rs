@@ -80,6 +80,8 @@ CREATE TABLE access_rule_changes (zone_id TEXT PRIMARY KEY, revision BIGINT NOT 
 "#,
     // Each node's last heartbeat, as JSON.
     "CREATE TABLE nodes (name TEXT PRIMARY KEY, data TEXT NOT NULL);",
+    // Each node's own addresses for apps another node created.
+    "CREATE TABLE node_addresses (node TEXT NOT NULL, app_id TEXT NOT NULL, addresses TEXT NOT NULL, PRIMARY KEY (node, app_id));",
 ];
 
 /// The advisory lock nodes take to migrate one at a time ("SPECTRA" in ASCII).
@@ -396,6 +398,55 @@ impl Store for PgStore {
             rows.iter()
                 .map(|r| crate::rows::to_node(r.get(0), r.get(1)))
                 .collect()
+        })
+    }
+
+    fn node_addresses(&self, node: &str) -> Result<model::LocalAddresses> {
+        self.block_on(async {
+            let rows = self
+                .client()
+                .await?
+                .query(
+                    "SELECT app_id, addresses FROM node_addresses WHERE node = $1",
+                    &[&node],
+                )
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    let app: String = r.get(0);
+                    let ips = crate::rows::parse_addresses(&app, r.get(1))?;
+                    Ok((app, ips))
+                })
+                .collect()
+        })
+    }
+
+    fn save_node_addresses(&self, node: &str, changes: &[model::LocalChange]) -> Result<()> {
+        self.block_on(async {
+            // Outside the revision lock: only this node writes its rows.
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            for (app, addresses) in changes {
+                match addresses {
+                    Some(ips) => {
+                        tx.execute(
+                            "INSERT INTO node_addresses (node, app_id, addresses) VALUES ($1, $2, $3)
+                             ON CONFLICT (node, app_id) DO UPDATE SET addresses = EXCLUDED.addresses",
+                            &[&node, app, &crate::rows::addresses_text(ips)],
+                        )
+                        .await?
+                    }
+                    None => {
+                        tx.execute(
+                            "DELETE FROM node_addresses WHERE node = $1 AND app_id = $2",
+                            &[&node, app],
+                        )
+                        .await?
+                    }
+                };
+            }
+            tx.commit().await?;
+            Ok(())
         })
     }
 

@@ -79,6 +79,8 @@ CREATE TABLE access_rule_changes (zone_id TEXT PRIMARY KEY, revision INTEGER NOT
 "#,
     // Each node's last heartbeat, as JSON.
     "CREATE TABLE nodes (name TEXT PRIMARY KEY, data TEXT NOT NULL);",
+    // Each node's own addresses for apps another node created.
+    "CREATE TABLE node_addresses (node TEXT NOT NULL, app_id TEXT NOT NULL, addresses TEXT NOT NULL, PRIMARY KEY (node, app_id));",
 ];
 
 /// The file the store keeps in the data dir.
@@ -327,6 +329,36 @@ impl Store for SqliteStore {
             rows.iter()
                 .map(|(n, d)| crate::rows::to_node(n, d))
                 .collect()
+        })
+    }
+
+    fn node_addresses(&self, node: &str) -> Result<model::LocalAddresses> {
+        self.read(|tx| {
+            let rows: Vec<(String, String)> = tx
+                .prepare("SELECT app_id, addresses FROM node_addresses WHERE node = ?1")?
+                .query_map([node], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            rows.into_iter()
+                .map(|(app, text)| Ok((app.clone(), crate::rows::parse_addresses(&app, &text)?)))
+                .collect()
+        })
+    }
+
+    fn save_node_addresses(&self, node: &str, changes: &[model::LocalChange]) -> Result<()> {
+        self.write(|tx| {
+            for (app, addresses) in changes {
+                match addresses {
+                    Some(ips) => tx.execute(
+                        "INSERT OR REPLACE INTO node_addresses (node, app_id, addresses) VALUES (?1, ?2, ?3)",
+                        [node, app, &crate::rows::addresses_text(ips)],
+                    )?,
+                    None => tx.execute(
+                        "DELETE FROM node_addresses WHERE node = ?1 AND app_id = ?2",
+                        [node, app],
+                    )?,
+                };
+            }
+            Ok(())
         })
     }
 
