@@ -107,11 +107,25 @@ async fn edge_addresses(
     previous: Option<&App>,
 ) -> Result<Vec<IpAddr>, ApiError> {
     let snapshot = state.store(|s| s.snapshot()).await?;
+    // In a fleet, apps another node created listen here on this node's own addresses.
+    let local = state.local.read().unwrap_or_else(|e| e.into_inner());
+    let localized: Vec<App> = snapshot
+        .apps
+        .values()
+        .filter_map(|app| {
+            local.get(&app.id).map(|ips| App {
+                edge_addresses: ips.clone(),
+                ..(**app).clone()
+            })
+        })
+        .collect();
     let others: Vec<&App> = snapshot
         .apps
         .values()
-        .filter(|app| previous.is_none_or(|p| p.id != app.id))
+        .filter(|app| !local.contains_key(&app.id))
         .map(|app| &**app)
+        .chain(&localized)
+        .filter(|app| previous.is_none_or(|p| p.id != app.id))
         .collect();
     Ok(assign_edge_addresses(
         config,
@@ -199,9 +213,16 @@ pub async fn status(
 ) -> ApiResult {
     let app = readable_app(&state, &caller, ids).await?;
     let nodes = state.store(|s| s.nodes()).await?;
+    let listeners = state.status.listeners(&app.id);
+    // This node's addresses: another node's app listens here on this node's own.
+    let mut edge_ips: Vec<IpAddr> = listeners.iter().map(|l| l.address.ip()).collect();
+    edge_ips.dedup();
+    if edge_ips.is_empty() {
+        edge_ips = app.edge_addresses.clone();
+    }
     let mut status = json!({
-        "edge_ips": app.edge_addresses,
-        "listeners": state.status.listeners(&app.id),
+        "edge_ips": edge_ips,
+        "listeners": listeners,
         "nodes": crate::nodes::of_app(&nodes, &app.id, chrono::Utc::now()),
     });
     if app.config.ip_firewall && !state.policy.geolocation {

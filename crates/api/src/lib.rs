@@ -42,6 +42,8 @@ pub struct ApiState {
     status: Arc<dyn StatusSource>,
     /// `--api-rate-limit`, when set.
     limiter: Option<Arc<rate_limit::Limiter>>,
+    /// This node's own addresses for apps another node created (in a fleet).
+    local: Arc<std::sync::RwLock<model::LocalAddresses>>,
 }
 
 /// The status of a node without a data plane: no listeners anywhere.
@@ -62,7 +64,18 @@ impl ApiState {
             committed: Arc::default(),
             status: Arc::new(NoDataPlane),
             limiter: None,
+            local: Arc::default(),
         }
+    }
+
+    /// Where this node's own addresses for other nodes' apps are kept (the follower updates
+    /// them), so that new apps are placed around them.
+    pub fn with_local_addresses(
+        mut self,
+        local: Arc<std::sync::RwLock<model::LocalAddresses>>,
+    ) -> Self {
+        self.local = local;
+        self
     }
 
     /// Limits each credential (or client address, without one) to `limit`.

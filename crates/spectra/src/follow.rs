@@ -3,7 +3,7 @@
 //! on PostgreSQL), and polled for changes nothing announced (the CLI on SQLite, a lost
 //! notification).
 
-use model::Snapshot;
+use model::{LocalAddresses, LocalChange, Policy, Snapshot};
 use std::sync::Arc;
 use std::time::Duration;
 use store::Store;
@@ -13,8 +13,62 @@ use tokio_util::sync::CancellationToken;
 /// How often the store is asked for changes nobody announced.
 const POLL: Duration = Duration::from_millis(200);
 
+/// This node's own addresses for apps another node created, and those not yet stored.
+pub struct Local {
+    node: String,
+    policy: Policy,
+    kept: LocalAddresses,
+    unsaved: Vec<LocalChange>,
+    /// A copy of `kept` for the API, which places new apps around these addresses.
+    shared: Arc<std::sync::RwLock<LocalAddresses>>,
+}
+
+impl Local {
+    /// The node's stored assignments. Blocking.
+    pub fn load(store: &dyn Store, node: String, policy: Policy) -> store::Result<Local> {
+        let kept = store.node_addresses(&node)?;
+        Ok(Local {
+            shared: Arc::new(std::sync::RwLock::new(kept.clone())),
+            kept,
+            node,
+            policy,
+            unsaved: Vec::new(),
+        })
+    }
+
+    /// The addresses as the API reads them.
+    pub fn shared(&self) -> Arc<std::sync::RwLock<LocalAddresses>> {
+        self.shared.clone()
+    }
+
+    /// Gives the apps `ids` of `snapshot` this node's addresses where they carry another's.
+    pub fn apply(&mut self, snapshot: &mut Snapshot, ids: &[String]) {
+        let changes = model::localize(snapshot, ids, &mut self.kept, &self.policy);
+        if !changes.is_empty() {
+            *self.shared.write().unwrap_or_else(|e| e.into_inner()) = self.kept.clone();
+        }
+        self.unsaved.extend(changes);
+    }
+
+    /// Stores the new assignments; what cannot be stored now is tried again next time.
+    pub async fn save(&mut self, store: &Arc<dyn Store>) {
+        if self.unsaved.is_empty() {
+            return;
+        }
+        let (s, node, changes) = (store.clone(), self.node.clone(), self.unsaved.clone());
+        match tokio::task::spawn_blocking(move || s.save_node_addresses(&node, &changes)).await {
+            Ok(Ok(())) => self.unsaved.clear(),
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "cannot store this node's edge addresses; retrying")
+            }
+            Err(error) => tracing::warn!(%error, "edge address writer failed; retrying"),
+        }
+    }
+}
+
 pub async fn follow(
     store: Arc<dyn Store>,
+    mut local: Local,
     committed: Arc<Notify>,
     published: watch::Sender<Arc<Snapshot>>,
     shutdown: CancellationToken,
@@ -47,9 +101,17 @@ pub async fn follow(
             }
         };
         if changes.revision > since {
-            let next = published.borrow().apply(changes);
+            let ids: Vec<String> = changes
+                .apps
+                .iter()
+                .map(|a| a.id.clone())
+                .chain(changes.removed_apps.iter().cloned())
+                .collect();
+            let mut next = published.borrow().apply(changes);
+            local.apply(&mut next, &ids);
             tracing::debug!(revision = next.revision, "configuration published");
             published.send_replace(Arc::new(next));
         }
+        local.save(&store).await;
     }
 }

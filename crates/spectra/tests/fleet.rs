@@ -1,6 +1,8 @@
-//! Several nodes on one PostgreSQL store: each registers itself and heartbeats; the API lists
-//! them (`/spectra/nodes`), an app's status shows every live node's listeners, `spectra node
-//! list` prints them, and a node killed with -9 turns stale while the others go on.
+//! Several nodes on one PostgreSQL store: an app created through one node carries traffic on
+//! every node, each on addresses of its own pool; updates and deletes reach them all; each
+//! node registers itself and heartbeats; the API lists them (`/spectra/nodes`), an app's status
+//! shows every live node's listeners, `spectra node list` prints them, and a node killed with
+//! -9 turns stale while the others go on.
 
 mod common;
 #[path = "../../store/tests/common/mod.rs"]
@@ -39,7 +41,7 @@ async fn nodes(node: &Node, token: &str) -> Vec<(String, bool)> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn nodes_register_heartbeat_and_a_killed_one_turns_stale() {
+async fn every_node_serves_every_app_on_its_own_addresses_and_the_fleet_knows_its_nodes() {
     let backend = tokio::task::spawn_blocking(store_common::Backend::postgres);
     let Some(store_common::Backend::Postgres(url)) = backend.await.unwrap() else {
         return;
@@ -112,9 +114,15 @@ async fn nodes_register_heartbeat_and_a_killed_one_turns_stale() {
         "edge_ips": {"type": "dynamic", "connectivity": "ipv4"}}),
     )
     .await;
+    let (on_n1, on_n2): (SocketAddr, SocketAddr) = (
+        "127.92.1.1:7400".parse().unwrap(),
+        "127.92.2.1:7400".parse().unwrap(),
+    );
+    assert_eq!(tag_at(on_n1).await, Some(b'F'));
     assert_eq!(
-        tag_at("127.92.1.1:7400".parse::<SocketAddr>().unwrap()).await,
-        Some(b'F')
+        tag_at(on_n2).await,
+        Some(b'F'),
+        "node 2 serves it on its own address"
     );
 
     // Both nodes report; any node's API shows them all.
@@ -155,6 +163,56 @@ async fn nodes_register_heartbeat_and_a_killed_one_turns_stale() {
     assert_eq!(n1_view["colo"], "AMS");
     assert_eq!(n1_view["edge_ips"], json!(["127.92.1.1"]));
     assert_eq!(n1_view["listeners"][0]["state"], "bound");
+    let (_, body) = get(
+        &n2,
+        &admin,
+        &format!("/zones/{zone}/spectrum/apps/{id}/status"),
+    )
+    .await;
+    assert_eq!(
+        body["result"]["edge_ips"],
+        json!(["127.92.2.1"]),
+        "the answering node's own"
+    );
+
+    // An update through node 2 reaches both nodes; so does a second app made through it.
+    let other = tagged("127.0.0.1:0", b"G").await;
+    let (status, body) = send(
+        reqwest::Client::new()
+            .put(format!("{}/zones/{zone}/spectrum/apps/{id}", n2.base))
+            .bearer_auth(&admin)
+            .json(
+                &json!({"protocol": "tcp/7400", "dns": {"type": "CNAME", "name": "f.example.com"},
+                          "origin_direct": [format!("tcp://{other}")],
+                          "edge_ips": {"type": "dynamic", "connectivity": "ipv4"}}),
+            ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for edge in [on_n1, on_n2] {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while tag_at(edge).await != Some(b'G') {
+            assert!(Instant::now() < deadline, "the update did not reach {edge}");
+        }
+    }
+    let second = create_app(
+        &n2,
+        &zone,
+        &admin,
+        json!({"protocol": "tcp/7401",
+        "dns": {"type": "CNAME", "name": "g.example.com"},
+        "origin_direct": [format!("tcp://{origin}")],
+        "edge_ips": {"type": "dynamic", "connectivity": "ipv4"}}),
+    )
+    .await;
+    assert_eq!(
+        tag_at("127.92.2.2:7401".parse::<SocketAddr>().unwrap()).await,
+        Some(b'F')
+    );
+    assert_eq!(
+        tag_at("127.92.1.2:7401".parse::<SocketAddr>().unwrap()).await,
+        Some(b'F')
+    );
 
     // `spectra node list` prints both, from the store.
     let listed = cli(dir.path(), &[&["node", "list"][..], &store].concat());
@@ -172,10 +230,7 @@ async fn nodes_register_heartbeat_and_a_killed_one_turns_stale() {
         assert!(Instant::now() < deadline, "{:?}", nodes(&n1, &admin).await);
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    assert_eq!(
-        tag_at("127.92.1.1:7400".parse::<SocketAddr>().unwrap()).await,
-        Some(b'F')
-    );
+    assert_eq!(tag_at(on_n1).await, Some(b'G'));
     let listed = cli(dir.path(), &[&["node", "list"][..], &store].concat());
     assert!(
         listed
@@ -183,4 +238,25 @@ async fn nodes_register_heartbeat_and_a_killed_one_turns_stale() {
             .any(|l| l.starts_with("n2") && l.contains("stale")),
         "{listed}"
     );
+
+    // Node 2 back: the same addresses as before, kept in the store.
+    let (n2, _d2b) = node("n2", "FRA", "127.92.2.0/24");
+    assert_eq!(tag_at(on_n2).await, Some(b'G'));
+    // A delete through node 1 closes the app on both.
+    let id2 = second["id"].as_str().unwrap();
+    let (status, _) = send(
+        reqwest::Client::new()
+            .delete(format!("{}/zones/{zone}/spectrum/apps/{id2}", n1.base))
+            .bearer_auth(&admin),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    for edge in ["127.92.1.2:7401", "127.92.2.2:7401"] {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while tokio::net::TcpStream::connect(edge).await.is_ok() {
+            assert!(Instant::now() < deadline, "{edge} still listens");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    drop(n2);
 }

@@ -135,8 +135,17 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
         listeners: Default::default(),
     };
     let data_plane = proxy::DataPlane::new(settings.options, access_log);
-    let mut state =
-        api::ApiState::new(store.clone(), settings.policy).with_status(data_plane.status());
+    let mut local = {
+        let (s, node, policy) = (
+            store.clone(),
+            settings.node_name.clone(),
+            settings.policy.clone(),
+        );
+        tokio::task::spawn_blocking(move || crate::follow::Local::load(&*s, node, policy)).await??
+    };
+    let mut state = api::ApiState::new(store.clone(), settings.policy)
+        .with_status(data_plane.status())
+        .with_local_addresses(local.shared());
     if let Some(limit) = settings.api_rate_limit {
         state = state.with_rate_limit(limit);
     }
@@ -152,10 +161,13 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
         "http"
     };
 
-    let first = {
+    let mut first = {
         let store = store.clone();
         tokio::task::spawn_blocking(move || store.snapshot()).await??
     };
+    let ids: Vec<String> = first.apps.keys().cloned().collect();
+    local.apply(&mut first, &ids);
+    local.save(&store).await;
     tracing::info!(
         revision = first.revision,
         apps = first.apps.len(),
@@ -165,6 +177,7 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let follower = tokio::spawn(follow(
         store.clone(),
+        local,
         state.committed(),
         published,
         shutdown.clone(),
