@@ -27,13 +27,17 @@ impl Local {
     /// The node's stored assignments. Blocking.
     pub fn load(store: &dyn Store, node: String, policy: Policy) -> store::Result<Local> {
         let kept = store.node_addresses(&node)?;
-        Ok(Local {
+        Ok(Local::new(node, policy, kept))
+    }
+
+    fn new(node: String, policy: Policy, kept: LocalAddresses) -> Local {
+        Local {
             shared: Arc::new(std::sync::RwLock::new(kept.clone())),
             kept,
             node,
             policy,
             unsaved: Vec::new(),
-        })
+        }
     }
 
     /// The addresses as the API reads them.
@@ -66,9 +70,41 @@ impl Local {
     }
 }
 
+/// The configuration to start with, and this node's own addresses: from the store, or, when
+/// it cannot be reached and `cache` is given, from the configuration saved there last time.
+/// Blocking.
+pub fn start(
+    store: &dyn Store,
+    node: String,
+    policy: Policy,
+    cache: Option<&std::path::Path>,
+) -> anyhow::Result<(Snapshot, Local)> {
+    let (mut first, mut local) = match store
+        .snapshot()
+        .and_then(|s| Ok((s, Local::load(store, node.clone(), policy.clone())?)))
+    {
+        Ok(loaded) => loaded,
+        Err(error) if error.is_unavailable() => {
+            let Some((snapshot, kept)) = cache.and_then(crate::cache::load) else {
+                anyhow::bail!(
+                    "the store is unavailable and no configuration was saved here: {error}"
+                );
+            };
+            tracing::warn!(%error, revision = snapshot.revision, "the store is unavailable: serving the configuration saved locally until it is back");
+            // Saved already localized: nothing to place again until the store answers.
+            return Ok((snapshot, Local::new(node, policy, kept)));
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let ids: Vec<String> = first.apps.keys().cloned().collect();
+    local.apply(&mut first, &ids);
+    Ok((first, local))
+}
+
 pub async fn follow(
     store: Arc<dyn Store>,
     mut local: Local,
+    mut saver: Option<crate::cache::Saver>,
     committed: Arc<Notify>,
     published: watch::Sender<Arc<Snapshot>>,
     shutdown: CancellationToken,
@@ -113,5 +149,9 @@ pub async fn follow(
             published.send_replace(Arc::new(next));
         }
         local.save(&store).await;
+        if let Some(saver) = &mut saver {
+            let current = published.borrow().clone();
+            saver.save(&current, &local.kept).await;
+        }
     }
 }

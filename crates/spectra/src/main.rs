@@ -2,6 +2,7 @@
 
 mod admin;
 mod app_cmd;
+mod cache;
 mod follow;
 mod heartbeat;
 mod serve;

@@ -164,13 +164,21 @@ async fn a_database_outage_stops_configuration_changes_never_traffic() {
         "origin_direct": [format!("tcp://{origin}")],
         "edge_ips": {"type": "dynamic", "connectivity": "ipv4"}})
     };
-    let mut node = Node::with(
-        dir.path(),
-        &[&store[..], &["--edge-ipv4-pool", "127.90.0.0/24"]].concat(),
-    );
+    let node_args = [&store[..], &["--edge-ipv4-pool", "127.90.0.0/24"]].concat();
+    let mut node = Node::with(dir.path(), &node_args);
     create_app(&node, &zone, &token, app(7301)).await;
     let first: SocketAddr = "127.90.0.1:7301".parse().unwrap();
     assert_eq!(tag_at(first).await, Some(b'O'));
+    // The node saves what it serves in its data dir.
+    let saved = dir.path().join("last-config.json");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !std::fs::read_to_string(&saved).is_ok_and(|t| t.contains("7301")) {
+        assert!(
+            Instant::now() < deadline,
+            "the configuration was not saved locally"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     let halted = cluster.dir.clone();
     tokio::task::spawn_blocking(move || pg_cluster(&["halt", &halted]))
@@ -184,13 +192,13 @@ async fn a_database_outage_stops_configuration_changes_never_traffic() {
             "the edge serves through the outage"
         );
     }
-    let post = || {
+    let post = |base: &str| {
         reqwest::Client::new()
-            .post(format!("{}/zones/{zone}/spectrum/apps", node.base))
+            .post(format!("{base}/zones/{zone}/spectrum/apps"))
             .bearer_auth(&token)
             .timeout(Duration::from_secs(15))
     };
-    let (status, body) = send(post().json(&app(7302))).await;
+    let (status, body) = send(post(&node.base).json(&app(7302))).await;
     assert_eq!(status, reqwest::StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["success"], false);
     assert!(
@@ -201,6 +209,22 @@ async fn a_database_outage_stops_configuration_changes_never_traffic() {
         "{body}"
     );
 
+    // A node restarted during the outage serves the configuration it saved.
+    node.signal("-TERM");
+    let stopped = tokio::task::spawn_blocking(move || {
+        let status = node.child.wait().unwrap();
+        (node, status)
+    });
+    let (old, status) = stopped.await.unwrap();
+    assert!(status.success());
+    drop(old);
+    let mut node = Node::with(dir.path(), &node_args);
+    assert_eq!(
+        tag_at(first).await,
+        Some(b'O'),
+        "served from the saved configuration"
+    );
+
     // The database back: writes work again and reach the edge, without a restart.
     let resumed = cluster.dir.clone();
     tokio::task::spawn_blocking(move || pg_cluster(&["resume", &resumed]))
@@ -208,7 +232,7 @@ async fn a_database_outage_stops_configuration_changes_never_traffic() {
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let (status, body) = send(post().json(&app(7302))).await;
+        let (status, body) = send(post(&node.base).json(&app(7302))).await;
         if status == reqwest::StatusCode::OK {
             break;
         }

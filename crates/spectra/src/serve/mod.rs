@@ -135,14 +135,20 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
         listeners: Default::default(),
     };
     let data_plane = proxy::DataPlane::new(settings.options, access_log);
-    let mut local = {
+    // With PostgreSQL, the configuration is also saved in the data dir, for a restart while
+    // the database is away.
+    let cache_dir = settings.store.is_some().then(|| settings.data_dir.clone());
+    let (first, mut local) = {
         let (s, node, policy) = (
             store.clone(),
             settings.node_name.clone(),
             settings.policy.clone(),
         );
-        tokio::task::spawn_blocking(move || crate::follow::Local::load(&*s, node, policy)).await??
+        let dir = cache_dir.clone();
+        tokio::task::spawn_blocking(move || crate::follow::start(&*s, node, policy, dir.as_deref()))
+            .await??
     };
+    local.save(&store).await;
     let mut state = api::ApiState::new(store.clone(), settings.policy)
         .with_status(data_plane.status())
         .with_local_addresses(local.shared());
@@ -161,13 +167,6 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
         "http"
     };
 
-    let mut first = {
-        let store = store.clone();
-        tokio::task::spawn_blocking(move || store.snapshot()).await??
-    };
-    let ids: Vec<String> = first.apps.keys().cloned().collect();
-    local.apply(&mut first, &ids);
-    local.save(&store).await;
     tracing::info!(
         revision = first.revision,
         apps = first.apps.len(),
@@ -178,6 +177,7 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     let follower = tokio::spawn(follow(
         store.clone(),
         local,
+        cache_dir.as_deref().map(crate::cache::Saver::new),
         state.committed(),
         published,
         shutdown.clone(),

@@ -98,6 +98,9 @@ const POOL_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub struct PgStore {
     pool: Pool,
+    /// Whether this process has brought the schema up to date (done on the first connection,
+    /// so a node can start while the database is away).
+    migrated: std::sync::atomic::AtomicBool,
     /// Woken when any node commits a write.
     changed: Arc<Notify>,
     /// Drives the connections; `None` only while dropping.
@@ -144,10 +147,19 @@ impl PgStore {
         };
         let store = PgStore {
             pool,
+            migrated: std::sync::atomic::AtomicBool::new(false),
             changed: changed.clone(),
             runtime: Some(runtime),
         };
-        store.block_on(store.migrate())?;
+        match store.block_on(store.client()) {
+            Ok(_) => {}
+            // Serve anyway (from the node's last snapshot); the schema is checked once the
+            // database answers.
+            Err(error) if error.is_unavailable() => {
+                tracing::warn!(%error, "the store is unavailable at start; retrying in the background")
+            }
+            Err(error) => return Err(error),
+        }
         if let Some(runtime) = &store.runtime {
             runtime.spawn(listen::listen(config, tls, changed));
         }
@@ -161,41 +173,48 @@ impl PgStore {
             .block_on(work)
     }
 
+    /// A pooled connection, to a database whose schema is up to date.
     async fn client(&self) -> Result<deadpool_postgres::Object> {
-        self.pool.get().await.map_err(pool_error)
+        use std::sync::atomic::Ordering;
+        let mut client = self.pool.get().await.map_err(pool_error)?;
+        if !self.migrated.load(Ordering::Acquire) {
+            migrate(&mut client).await?;
+            self.migrated.store(true, Ordering::Release);
+        }
+        Ok(client)
     }
+}
 
-    async fn migrate(&self) -> Result<()> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        // Nodes starting at the same moment migrate one after the other.
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
-            .await?;
-        tx.batch_execute("CREATE TABLE IF NOT EXISTS spectra_schema (version INTEGER NOT NULL)")
-            .await?;
-        let version: i64 = tx
-            .query_one("SELECT COUNT(*) FROM spectra_schema", &[])
-            .await?
-            .get(0);
-        let version = version as usize;
-        if version > MIGRATIONS.len() {
-            return Err(StoreError::Corrupt(format!(
-                "the store has schema version {version}, newer than this Spectra knows ({})",
-                MIGRATIONS.len()
-            )));
-        }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-            tx.batch_execute(sql).await?;
-            tx.execute(
-                "INSERT INTO spectra_schema (version) VALUES ($1)",
-                &[&(i as i32 + 1)],
-            )
-            .await?;
-            tracing::info!(version = i + 1, "store migrated");
-        }
-        tx.commit().await?;
-        Ok(())
+/// Brings the schema up to date, one node at a time.
+async fn migrate(client: &mut deadpool_postgres::Object) -> Result<()> {
+    let tx = client.transaction().await?;
+    // Nodes starting at the same moment migrate one after the other.
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS spectra_schema (version INTEGER NOT NULL)")
+        .await?;
+    let version: i64 = tx
+        .query_one("SELECT COUNT(*) FROM spectra_schema", &[])
+        .await?
+        .get(0);
+    let version = version as usize;
+    if version > MIGRATIONS.len() {
+        return Err(StoreError::Corrupt(format!(
+            "the store has schema version {version}, newer than this Spectra knows ({})",
+            MIGRATIONS.len()
+        )));
     }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        tx.batch_execute(sql).await?;
+        tx.execute(
+            "INSERT INTO spectra_schema (version) VALUES ($1)",
+            &[&(i as i32 + 1)],
+        )
+        .await?;
+        tracing::info!(version = i + 1, "store migrated");
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 impl Drop for PgStore {
