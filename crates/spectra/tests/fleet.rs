@@ -260,3 +260,123 @@ async fn every_node_serves_every_app_on_its_own_addresses_and_the_fleet_knows_it
     }
     drop(n2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_clients_writing_through_three_nodes_at_once_lose_and_duplicate_nothing() {
+    let backend = tokio::task::spawn_blocking(store_common::Backend::postgres);
+    let Some(store_common::Backend::Postgres(url)) = backend.await.unwrap() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = ["--store", url.as_str()];
+    let zone = last_line(&cli(
+        dir.path(),
+        &[&["zone", "create", "example.com"][..], &store].concat(),
+    ));
+    let token = last_line(&cli(
+        dir.path(),
+        &[
+            &["token", "create", "--permission", "zone-settings-write"][..],
+            &store,
+        ]
+        .concat(),
+    ));
+    let mut nodes = Vec::new();
+    for (i, pool) in ["127.93.1.0/24", "127.93.2.0/24", "127.93.3.0/24"]
+        .iter()
+        .enumerate()
+    {
+        let d = tempfile::tempdir().unwrap();
+        let name = format!("w{i}");
+        let node = Node::with(
+            d.path(),
+            &[
+                &store[..],
+                &["--node-name", &name, "--edge-ipv4-pool", pool],
+            ]
+            .concat(),
+        );
+        nodes.push((node, d));
+    }
+    let bases: Vec<String> = nodes.iter().map(|(n, _)| n.base.clone()).collect();
+    let writers = (0..8u16).map(|w| {
+        let (bases, zone, token) = (bases.clone(), zone.clone(), token.clone());
+        tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let mut ids = Vec::new();
+            for i in 0..6u16 {
+                let base = &bases[usize::from(w + i) % 3];
+                let body = json!({"protocol": format!("tcp/{}", 7500 + w * 10 + i),
+                    "dns": {"type": "CNAME", "name": format!("w{w}.example.com")},
+                    "origin_direct": ["tcp://127.0.0.1:9"],
+                    "edge_ips": {"type": "dynamic", "connectivity": "ipv4"}});
+                let (status, created) = send(
+                    http.post(format!("{base}/zones/{zone}/spectrum/apps"))
+                        .bearer_auth(&token)
+                        .json(&body),
+                )
+                .await;
+                assert_eq!(status, StatusCode::OK, "{created}");
+                ids.push(created["result"]["id"].as_str().unwrap().to_owned());
+            }
+            ids
+        })
+    });
+    let mut created = Vec::new();
+    for writer in writers.collect::<Vec<_>>() {
+        created.extend(writer.await.unwrap());
+    }
+    created.sort();
+    created.dedup();
+    assert_eq!(created.len(), 48, "every answered create has its own id");
+    // Every node lists them all.
+    for base in &bases {
+        let (status, body) = send(
+            reqwest::Client::new()
+                .get(format!("{base}/zones/{zone}/spectrum/apps?per_page=100"))
+                .bearer_auth(&token),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        let mut listed: Vec<String> = body["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["id"].as_str().unwrap().to_owned())
+            .collect();
+        listed.sort();
+        assert_eq!(listed, created, "through {base}");
+    }
+    // Every node listens for every app, on addresses of its own pool (its status says where).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for id in &created {
+        for (k, base) in bases.iter().enumerate() {
+            loop {
+                let (_, body) = send(
+                    reqwest::Client::new()
+                        .get(format!("{base}/zones/{zone}/spectrum/apps/{id}/status"))
+                        .bearer_auth(&token),
+                )
+                .await;
+                let listeners = body["result"]["listeners"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                let bound = listeners.iter().any(|l| {
+                    l["state"] == "bound"
+                        && l["address"]
+                            .as_str()
+                            .is_some_and(|a| a.starts_with(&format!("127.93.{}.", k + 1)))
+                });
+                if bound {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "app {id} not bound on node {k}: {body}"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
