@@ -45,3 +45,35 @@ impl AppListQuery {
         u64::from(self.page - 1) * u64::from(self.per_page)
     }
 }
+
+impl AppListQuery {
+    /// This page of `apps`, sorted as the stores sort (text byte-wise, ties by id), and how
+    /// many there are in all: for a list served from memory.
+    pub fn page_of<'a>(
+        &self,
+        apps: impl IntoIterator<Item = &'a crate::App>,
+    ) -> (Vec<crate::App>, u64) {
+        let key = |a: &crate::App| -> String {
+            match self.order {
+                AppOrder::Protocol => a.config.protocol.as_str().to_owned(),
+                AppOrder::AppId => a.id.clone(),
+                AppOrder::CreatedOn => crate::timestamp(a.created_on),
+                AppOrder::ModifiedOn => crate::timestamp(a.modified_on),
+                AppOrder::Dns => a.config.dns.name.to_ascii_lowercase(),
+            }
+        };
+        let mut all: Vec<(String, &crate::App)> = apps.into_iter().map(|a| (key(a), a)).collect();
+        all.sort_by(|(ka, a), (kb, b)| (ka, &a.id).cmp(&(kb, &b.id)));
+        if self.direction == Direction::Desc {
+            all.reverse();
+        }
+        let total = all.len() as u64;
+        let page = all
+            .into_iter()
+            .skip(usize::try_from(self.offset()).unwrap_or(usize::MAX))
+            .take(self.per_page as usize)
+            .map(|(_, a)| a.clone())
+            .collect();
+        (page, total)
+    }
+}

@@ -78,3 +78,44 @@ impl Imported {
         self.zones + self.apps + self.tokens + self.users + self.access_rules
     }
 }
+
+/// The tokens and users of a store, as stored (secrets as hashes): enough to authenticate a
+/// request while the store itself cannot be asked.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Credentials {
+    pub tokens: Vec<TokenDump>,
+    pub users: Vec<UserDump>,
+}
+
+impl Credentials {
+    /// The token whose secret this is, as `Store::token_by_secret` answers.
+    pub fn token(&self, secret: &str) -> crate::Result<Option<model::Token>> {
+        let hash = crate::secret::hash(secret);
+        match self.tokens.iter().find(|t| t.secret_hash == hash) {
+            Some(t) if crate::secret::matches(secret, &t.secret_hash) => crate::rows::to_token((
+                t.id.clone(),
+                t.name.clone(),
+                t.permissions.clone(),
+                t.zones.clone(),
+                t.revoked,
+                t.created_on.clone(),
+            ))
+            .map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// The user, if the email exists and the key is theirs, as `Store::user_by_key` answers.
+    pub fn user(&self, email: &str, key: &str) -> crate::Result<Option<model::User>> {
+        let found = self.users.iter().find(|u| u.email == email);
+        let stored = found.map_or(&[0u8; 32][..], |u| &u.key_hash[..]);
+        match found {
+            Some(u) if crate::secret::matches(key, stored) => Ok(Some(model::User {
+                id: u.id.clone(),
+                email: u.email.clone(),
+                created_on: crate::rows::parse_time(&u.created_on)?,
+            })),
+            _ => Ok(None),
+        }
+    }
+}

@@ -11,7 +11,7 @@ mod rows;
 mod secret;
 mod sqlite;
 
-pub use dump::{AppDump, Dump, Imported, RuleDump, TokenDump, UserDump, ZoneDump};
+pub use dump::{AppDump, Credentials, Dump, Imported, RuleDump, TokenDump, UserDump, ZoneDump};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -149,6 +149,14 @@ pub trait Store: Send + Sync + 'static {
     fn node_addresses(&self, node: &str) -> Result<model::LocalAddresses>;
     /// Stores (`Some`) or forgets (`None`) some of a node's own addresses.
     fn save_node_addresses(&self, node: &str, changes: &[model::LocalChange]) -> Result<()>;
+
+    /// Every token and user, as stored (secrets as their hashes).
+    fn credentials(&self) -> Result<Credentials>;
+    /// Whether answers come from a copy because the store cannot be reached: the note to
+    /// give clients, if so.
+    fn degraded(&self) -> Option<String> {
+        None
+    }
 
     /// Every row, as stored (secrets as their hashes).
     fn export(&self) -> Result<Dump>;

@@ -366,3 +366,74 @@ fn each_node_keeps_its_own_addresses(backend: &Backend) {
     assert!(store.node_addresses("n3").unwrap().is_empty());
     assert_eq!(store.revision().unwrap(), 0, "not configuration");
 }
+
+both!(a_list_served_from_memory_matches_the_store);
+fn a_list_served_from_memory_matches_the_store(backend: &Backend) {
+    let store = backend.open();
+    let zone = store.create_zone("example.com").unwrap();
+    let other = store.create_zone("example.org").unwrap();
+    for (i, name) in ["b", "a", "C", "a", "z-1", "z_1", "m"].iter().enumerate() {
+        let port = [22u16, 3306, 22, 80, 443, 8080, 5432][i];
+        store
+            .create_app(&zone.id, &config(&format!("{name}.example.com"), port), &[])
+            .unwrap();
+    }
+    store
+        .create_app(&other.id, &config("o.example.org", 22), &[])
+        .unwrap();
+    let snapshot = store.snapshot().unwrap();
+    let in_zone: Vec<&model::App> = snapshot
+        .apps
+        .values()
+        .filter(|a| a.zone_id == zone.id)
+        .map(|a| &**a)
+        .collect();
+    for order in AppOrder::ALL {
+        for direction in [Direction::Asc, Direction::Desc] {
+            for page in 1..=3 {
+                let query = AppListQuery {
+                    order: *order,
+                    direction,
+                    page,
+                    per_page: 3,
+                };
+                let stored = store.list_apps(&zone.id, &query).unwrap();
+                let (apps, total) = query.page_of(in_zone.iter().copied());
+                assert_eq!(total, stored.total_count);
+                assert_eq!(apps, stored.apps, "{order} {direction} page {page}");
+            }
+        }
+    }
+}
+
+both!(credentials_answer_as_the_store_does);
+fn credentials_answer_as_the_store_does(backend: &Backend) {
+    let store = backend.open();
+    let (_, secret) = store
+        .create_token(
+            "t",
+            &[Permission::ZoneSettingsRead],
+            Some(&["a".repeat(32)]),
+        )
+        .unwrap();
+    let (revoked, old) = store
+        .create_token("r", &[Permission::ZoneWrite], None)
+        .unwrap();
+    store.revoke_token(&revoked.id).unwrap();
+    let (_, key) = store.create_user("ops@example.com").unwrap();
+    let copy = store.credentials().unwrap();
+    for s in [secret.as_str(), old.as_str(), "not-a-secret"] {
+        assert_eq!(
+            copy.token(s).unwrap(),
+            store.token_by_secret(s).unwrap(),
+            "{s}"
+        );
+    }
+    assert!(copy.token(&old).unwrap().unwrap().revoked);
+    assert_eq!(
+        copy.user("ops@example.com", &key).unwrap(),
+        store.user_by_key("ops@example.com", &key).unwrap()
+    );
+    assert!(copy.user("ops@example.com", "wrong").unwrap().is_none());
+    assert!(copy.user("nobody@example.com", &key).unwrap().is_none());
+}

@@ -39,37 +39,8 @@ pub async fn export(tx: &Tx<'_>) -> Result<Dump> {
             edge_addresses: r.get(7),
         })
         .collect();
-    let tokens = tx
-        .query(
-            "SELECT id, name, secret_hash, permissions, zones, revoked, created_on FROM tokens ORDER BY id",
-            &[],
-        )
-        .await?
-        .iter()
-        .map(|r| TokenDump {
-            id: r.get(0),
-            name: r.get(1),
-            secret_hash: r.get(2),
-            permissions: r.get(3),
-            zones: r.get(4),
-            revoked: r.get(5),
-            created_on: r.get(6),
-        })
-        .collect();
-    let users = tx
-        .query(
-            "SELECT id, email, key_hash, created_on FROM users ORDER BY id",
-            &[],
-        )
-        .await?
-        .iter()
-        .map(|r| UserDump {
-            id: r.get(0),
-            email: r.get(1),
-            key_hash: r.get(2),
-            created_on: r.get(3),
-        })
-        .collect();
+    let tokens = tokens(tx).await?;
+    let users = users(tx).await?;
     let access_rules = tx
         .query(
             "SELECT id, zone_id, mode, target, value, notes, created_on, modified_on
@@ -96,6 +67,45 @@ pub async fn export(tx: &Tx<'_>) -> Result<Dump> {
         users,
         access_rules,
     })
+}
+
+pub async fn tokens(tx: &Tx<'_>) -> Result<Vec<TokenDump>> {
+    let tokens = tx
+        .query(
+            "SELECT id, name, secret_hash, permissions, zones, revoked, created_on FROM tokens ORDER BY id",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| TokenDump {
+            id: r.get(0),
+            name: r.get(1),
+            secret_hash: r.get(2),
+            permissions: r.get(3),
+            zones: r.get(4),
+            revoked: r.get(5),
+            created_on: r.get(6),
+        })
+        .collect();
+    Ok(tokens)
+}
+
+pub async fn users(tx: &Tx<'_>) -> Result<Vec<UserDump>> {
+    let users = tx
+        .query(
+            "SELECT id, email, key_hash, created_on FROM users ORDER BY id",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| UserDump {
+            id: r.get(0),
+            email: r.get(1),
+            key_hash: r.get(2),
+            created_on: r.get(3),
+        })
+        .collect();
+    Ok(users)
 }
 
 /// The id of the row of `table` whose `column` is `value`.

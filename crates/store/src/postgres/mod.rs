@@ -469,6 +469,15 @@ impl Store for PgStore {
         })
     }
 
+    fn credentials(&self) -> Result<crate::Credentials> {
+        in_tx!(read self, tx => async {
+            Ok::<_, StoreError>(crate::Credentials {
+                tokens: dump::tokens(&tx).await?,
+                users: dump::users(&tx).await?,
+            })
+        })
+    }
+
     fn export(&self) -> Result<crate::Dump> {
         in_tx!(read self, tx => dump::export(&tx))
     }

@@ -35,31 +35,8 @@ pub fn export(tx: &Transaction) -> Result<Dump> {
             })
         })?
         .collect::<rusqlite::Result<_>>()?;
-    let tokens = tx
-        .prepare("SELECT id, name, secret_hash, permissions, zones, revoked, created_on FROM tokens ORDER BY id")?
-        .query_map([], |r| {
-            Ok(TokenDump {
-                id: r.get(0)?,
-                name: r.get(1)?,
-                secret_hash: r.get(2)?,
-                permissions: r.get(3)?,
-                zones: r.get(4)?,
-                revoked: r.get(5)?,
-                created_on: r.get(6)?,
-            })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    let users = tx
-        .prepare("SELECT id, email, key_hash, created_on FROM users ORDER BY id")?
-        .query_map([], |r| {
-            Ok(UserDump {
-                id: r.get(0)?,
-                email: r.get(1)?,
-                key_hash: r.get(2)?,
-                created_on: r.get(3)?,
-            })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
+    let tokens = tokens(tx)?;
+    let users = users(tx)?;
     let access_rules = tx
         .prepare(
             "SELECT id, zone_id, mode, target, value, notes, created_on, modified_on
@@ -85,6 +62,39 @@ pub fn export(tx: &Transaction) -> Result<Dump> {
         users,
         access_rules,
     })
+}
+
+pub fn tokens(tx: &Transaction) -> Result<Vec<TokenDump>> {
+    let tokens = tx
+        .prepare("SELECT id, name, secret_hash, permissions, zones, revoked, created_on FROM tokens ORDER BY id")?
+        .query_map([], |r| {
+            Ok(TokenDump {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                secret_hash: r.get(2)?,
+                permissions: r.get(3)?,
+                zones: r.get(4)?,
+                revoked: r.get(5)?,
+                created_on: r.get(6)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(tokens)
+}
+
+pub fn users(tx: &Transaction) -> Result<Vec<UserDump>> {
+    let users = tx
+        .prepare("SELECT id, email, key_hash, created_on FROM users ORDER BY id")?
+        .query_map([], |r| {
+            Ok(UserDump {
+                id: r.get(0)?,
+                email: r.get(1)?,
+                key_hash: r.get(2)?,
+                created_on: r.get(3)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(users)
 }
 
 /// The id of the row of `table` whose `column` is `value`.

@@ -362,6 +362,15 @@ impl Store for SqliteStore {
         })
     }
 
+    fn credentials(&self) -> Result<crate::Credentials> {
+        self.read(|tx| {
+            Ok(crate::Credentials {
+                tokens: dump::tokens(tx)?,
+                users: dump::users(tx)?,
+            })
+        })
+    }
+
     fn export(&self) -> Result<crate::Dump> {
         self.read(dump::export)
     }
