@@ -3,6 +3,7 @@
 mod access_rules;
 mod apps;
 mod auth;
+mod degraded;
 mod envelope;
 mod extract;
 #[cfg(test)]
@@ -142,6 +143,10 @@ pub fn router(state: ApiState) -> Router {
         .nest("/client/v4", v4)
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            degraded::note,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             rate_limit::check,

@@ -14,6 +14,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use store::Credentials;
 
 pub const FILE: &str = "last-config.json";
 const EVERY: Duration = Duration::from_secs(1);
@@ -56,9 +57,12 @@ struct Cached {
     rules: Vec<CachedRule>,
     /// The node's own addresses for other nodes' apps.
     local: LocalAddresses,
+    /// Tokens and users as stored (hashes), to authenticate reads while the store is away.
+    #[serde(default)]
+    credentials: Credentials,
 }
 
-fn to_cached(s: &Snapshot, local: &LocalAddresses) -> Cached {
+fn to_cached(s: &Snapshot, local: &LocalAddresses, credentials: &Credentials) -> Cached {
     Cached {
         revision: s.revision,
         zones: s
@@ -99,10 +103,11 @@ fn to_cached(s: &Snapshot, local: &LocalAddresses) -> Cached {
             })
             .collect(),
         local: local.clone(),
+        credentials: credentials.clone(),
     }
 }
 
-fn from_cached(c: Cached) -> Result<(Snapshot, LocalAddresses), String> {
+fn from_cached(c: Cached) -> Result<Saved, String> {
     let mut snapshot = Snapshot {
         revision: c.revision,
         ..Snapshot::default()
@@ -142,11 +147,22 @@ fn from_cached(c: Cached) -> Result<(Snapshot, LocalAddresses), String> {
             });
     }
     snapshot.access_rules = rules.into_iter().map(|(z, l)| (z, Arc::new(l))).collect();
-    Ok((snapshot, c.local))
+    Ok(Saved {
+        snapshot,
+        local: c.local,
+        credentials: c.credentials,
+    })
+}
+
+/// What a node saved: the configuration it served, its own addresses, and the credentials.
+pub struct Saved {
+    pub snapshot: Snapshot,
+    pub local: LocalAddresses,
+    pub credentials: Credentials,
 }
 
 /// The last configuration saved in `dir`, if there is a readable one.
-pub fn load(dir: &Path) -> Option<(Snapshot, LocalAddresses)> {
+pub fn load(dir: &Path) -> Option<Saved> {
     let path = dir.join(FILE);
     let text = std::fs::read_to_string(&path).ok()?;
     match serde_json::from_str(&text)
@@ -178,13 +194,18 @@ impl Saver {
     }
 
     /// Saves `snapshot` unless it is saved already or the last save was under a second ago.
-    pub async fn save(&mut self, snapshot: &Snapshot, local: &LocalAddresses) {
+    pub async fn save(
+        &mut self,
+        snapshot: &Snapshot,
+        local: &LocalAddresses,
+        credentials: &Credentials,
+    ) {
         if snapshot.revision == self.saved_revision
             || self.last.is_some_and(|t| t.elapsed() < EVERY)
         {
             return;
         }
-        let json = match serde_json::to_vec(&to_cached(snapshot, local)) {
+        let json = match serde_json::to_vec(&to_cached(snapshot, local, credentials)) {
             Ok(json) => json,
             Err(error) => return tracing::warn!(%error, "cannot encode the configuration"),
         };

@@ -4,8 +4,9 @@
 //! notification).
 
 use model::{LocalAddresses, LocalChange, Policy, Snapshot};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
+use store::Credentials;
 use store::Store;
 use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken;
@@ -70,40 +71,56 @@ impl Local {
     }
 }
 
-/// The configuration to start with, and this node's own addresses: from the store, or, when
-/// it cannot be reached and `cache` is given, from the configuration saved there last time.
-/// Blocking.
+/// Where a node starts: the configuration, its own addresses, and the credentials.
+pub struct Start {
+    pub snapshot: Snapshot,
+    pub local: Local,
+    pub credentials: Credentials,
+}
+
+/// Where to start: from the store, or, when it cannot be reached and `cache` is given, from
+/// what was saved there last time. Blocking.
 pub fn start(
     store: &dyn Store,
     node: String,
     policy: Policy,
     cache: Option<&std::path::Path>,
-) -> anyhow::Result<(Snapshot, Local)> {
-    let (mut first, mut local) = match store
-        .snapshot()
-        .and_then(|s| Ok((s, Local::load(store, node.clone(), policy.clone())?)))
-    {
+) -> anyhow::Result<Start> {
+    let loaded = store.snapshot().and_then(|s| {
+        let local = Local::load(store, node.clone(), policy.clone())?;
+        Ok((s, local, store.credentials()?))
+    });
+    let (mut snapshot, mut local, credentials) = match loaded {
         Ok(loaded) => loaded,
         Err(error) if error.is_unavailable() => {
-            let Some((snapshot, kept)) = cache.and_then(crate::cache::load) else {
+            let Some(saved) = cache.and_then(crate::cache::load) else {
                 anyhow::bail!(
                     "the store is unavailable and no configuration was saved here: {error}"
                 );
             };
-            tracing::warn!(%error, revision = snapshot.revision, "the store is unavailable: serving the configuration saved locally until it is back");
+            tracing::warn!(%error, revision = saved.snapshot.revision, "the store is unavailable: serving the configuration saved locally until it is back");
             // Saved already localized: nothing to place again until the store answers.
-            return Ok((snapshot, Local::new(node, policy, kept)));
+            return Ok(Start {
+                snapshot: saved.snapshot,
+                local: Local::new(node, policy, saved.local),
+                credentials: saved.credentials,
+            });
         }
         Err(error) => return Err(error.into()),
     };
-    let ids: Vec<String> = first.apps.keys().cloned().collect();
-    local.apply(&mut first, &ids);
-    Ok((first, local))
+    let ids: Vec<String> = snapshot.apps.keys().cloned().collect();
+    local.apply(&mut snapshot, &ids);
+    Ok(Start {
+        snapshot,
+        local,
+        credentials,
+    })
 }
 
 pub async fn follow(
     store: Arc<dyn Store>,
     mut local: Local,
+    credentials: Arc<RwLock<Credentials>>,
     mut saver: Option<crate::cache::Saver>,
     committed: Arc<Notify>,
     published: watch::Sender<Arc<Snapshot>>,
@@ -147,11 +164,20 @@ pub async fn follow(
             local.apply(&mut next, &ids);
             tracing::debug!(revision = next.revision, "configuration published");
             published.send_replace(Arc::new(next));
+            // Tokens may have come or gone: refresh the copy reads fall back on.
+            let s = store.clone();
+            if let Ok(Ok(fresh)) = tokio::task::spawn_blocking(move || s.credentials()).await {
+                *credentials.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+            }
         }
         local.save(&store).await;
         if let Some(saver) = &mut saver {
             let current = published.borrow().clone();
-            saver.save(&current, &local.kept).await;
+            let creds = credentials
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            saver.save(&current, &local.kept, &creds).await;
         }
     }
 }

@@ -3,6 +3,7 @@
 mod admin;
 mod app_cmd;
 mod cache;
+mod fallback;
 mod follow;
 mod heartbeat;
 mod serve;

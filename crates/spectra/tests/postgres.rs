@@ -208,6 +208,8 @@ async fn a_database_outage_stops_configuration_changes_never_traffic() {
             .contains("unavailable"),
         "{body}"
     );
+    // Reads are answered from the node's last configuration, and say so.
+    assert_read_from_copy(&node.base, &zone, &token).await;
 
     // A node restarted during the outage serves the configuration it saved.
     node.signal("-TERM");
@@ -224,6 +226,7 @@ async fn a_database_outage_stops_configuration_changes_never_traffic() {
         Some(b'O'),
         "served from the saved configuration"
     );
+    assert_read_from_copy(&node.base, &zone, &token).await;
 
     // The database back: writes work again and reach the edge, without a restart.
     let resumed = cluster.dir.clone();
@@ -244,6 +247,17 @@ async fn a_database_outage_stops_configuration_changes_never_traffic() {
     }
     assert_eq!(tag_at("127.90.0.1:7302".parse().unwrap()).await, Some(b'O'));
     assert_eq!(tag_at(first).await, Some(b'O'));
+    let (_, body) = send(
+        reqwest::Client::new()
+            .get(format!("{}/zones/{zone}/spectrum/apps", node.base))
+            .bearer_auth(&token),
+    )
+    .await;
+    assert_eq!(
+        body["messages"],
+        json!([]),
+        "the store's own answer again: {body}"
+    );
     node.signal("-TERM");
     let status = tokio::task::spawn_blocking(move || node.child.wait().unwrap());
     assert!(status.await.unwrap().success());
@@ -300,4 +314,19 @@ async fn store_copy_moves_a_node_onto_postgres_with_its_tokens() {
     .await;
     assert_eq!(status, reqwest::StatusCode::OK, "{body}");
     assert_eq!(body["result"]["name"], "example.com");
+}
+
+/// The zone's app list through `base` is answered, from the node's copy, with a message saying so.
+async fn assert_read_from_copy(base: &str, zone: &str, token: &str) {
+    let (status, body) = send(
+        reqwest::Client::new()
+            .get(format!("{base}/zones/{zone}/spectrum/apps"))
+            .bearer_auth(token)
+            .timeout(Duration::from_secs(15)),
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    assert_eq!(body["result"].as_array().unwrap().len(), 1, "{body}");
+    let note = body["messages"][0]["message"].as_str().unwrap_or_default();
+    assert!(note.contains("last configuration"), "{body}");
 }

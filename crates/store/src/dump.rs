@@ -22,7 +22,7 @@ pub struct AppDump {
     pub edge_addresses: String,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TokenDump {
     pub id: String,
     pub name: String,
@@ -33,7 +33,7 @@ pub struct TokenDump {
     pub created_on: String,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct UserDump {
     pub id: String,
     pub email: String,
@@ -81,7 +81,7 @@ impl Imported {
 
 /// The tokens and users of a store, as stored (secrets as hashes): enough to authenticate a
 /// request while the store itself cannot be asked.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Credentials {
     pub tokens: Vec<TokenDump>,
     pub users: Vec<UserDump>,

@@ -138,7 +138,11 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     // With PostgreSQL, the configuration is also saved in the data dir, for a restart while
     // the database is away.
     let cache_dir = settings.store.is_some().then(|| settings.data_dir.clone());
-    let (first, mut local) = {
+    let crate::follow::Start {
+        snapshot: first,
+        mut local,
+        credentials,
+    } = {
         let (s, node, policy) = (
             store.clone(),
             settings.node_name.clone(),
@@ -149,7 +153,24 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
             .await??
     };
     local.save(&store).await;
-    let mut state = api::ApiState::new(store.clone(), settings.policy)
+    tracing::info!(
+        revision = first.revision,
+        apps = first.apps.len(),
+        "configuration loaded"
+    );
+    let (published, snapshots) = watch::channel(Arc::new(first));
+    let credentials = Arc::new(std::sync::RwLock::new(credentials));
+    // With PostgreSQL, reads go on from the served configuration while the database is away.
+    let api_store: Arc<dyn Store> = if settings.store.is_some() {
+        Arc::new(crate::fallback::Fallback::new(
+            store.clone(),
+            snapshots.clone(),
+            credentials.clone(),
+        ))
+    } else {
+        store.clone()
+    };
+    let mut state = api::ApiState::new(api_store, settings.policy)
         .with_status(data_plane.status())
         .with_local_addresses(local.shared());
     if let Some(limit) = settings.api_rate_limit {
@@ -167,16 +188,11 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
         "http"
     };
 
-    tracing::info!(
-        revision = first.revision,
-        apps = first.apps.len(),
-        "configuration loaded"
-    );
-    let (published, snapshots) = watch::channel(Arc::new(first));
     let shutdown = CancellationToken::new();
     let follower = tokio::spawn(follow(
         store.clone(),
         local,
+        credentials,
         cache_dir.as_deref().map(crate::cache::Saver::new),
         state.committed(),
         published,
