@@ -6,7 +6,7 @@ use ipnet::IpNet;
 use std::net::IpAddr;
 
 /// How many addresses of a pool are tried before it counts as full (an IPv6 /64 is endless).
-const POOL_SCAN_LIMIT: usize = 65_536;
+pub(crate) const POOL_SCAN_LIMIT: usize = 65_536;
 
 impl App {
     /// The listening sockets the app claims: each edge address with its transport and ports.

@@ -125,3 +125,29 @@ fn on_the_node_that_assigned_them_apps_are_untouched() {
     assert!(localize(&mut s, &ids, &mut kept, &node_a).is_empty());
     assert_eq!(s, snapshot(&apps));
 }
+
+#[test]
+fn a_full_pool_still_places_an_app_where_its_ports_are_free() {
+    let apps = [
+        app('a', "h1.example.com", 22, dynamic(), &["127.0.1.1"]),
+        app('b', "h2.example.com", 22, dynamic(), &["127.0.1.2"]),
+        app('c', "h3.example.com", 23, dynamic(), &["127.0.1.3"]),
+        app('d', "h4.example.com", 22, dynamic(), &["127.0.1.4"]),
+    ];
+    let ids: Vec<String> = apps.iter().map(|a| a.id.clone()).collect();
+    let tiny = Policy {
+        ipv4_pool: "127.0.2.0/30".parse().unwrap(),
+        ..Policy::default()
+    };
+    let mut s = snapshot(&apps);
+    let mut kept = LocalAddresses::new();
+    localize(&mut s, &ids, &mut kept, &tiny);
+    let (a, b) = (addresses(&s, 'a'), addresses(&s, 'b'));
+    assert_ne!(a, b, "two hostnames, two addresses while the pool has them");
+    assert_eq!(addresses(&s, 'c').len(), 1, "port 23 is free on either");
+    assert!(
+        addresses(&s, 'd').is_empty(),
+        "port 22 is taken on both: no address here"
+    );
+    assert!(!kept.contains_key(&"d".repeat(32)));
+}

@@ -127,6 +127,8 @@ pub async fn follow(
     shutdown: CancellationToken,
 ) {
     let feed = store.changes();
+    // Whether the last read failed: an outage is logged when it starts and when it ends.
+    let mut failing = false;
     loop {
         let from_feed = async {
             match &feed {
@@ -143,9 +145,21 @@ pub async fn follow(
         let since = published.borrow().revision;
         let s = store.clone();
         let changes = match tokio::task::spawn_blocking(move || s.changes_since(since)).await {
-            Ok(Ok(changes)) => changes,
+            Ok(Ok(changes)) => {
+                if std::mem::take(&mut failing) {
+                    tracing::info!(
+                        revision = changes.revision,
+                        "the store answers again: catching up"
+                    );
+                }
+                changes
+            }
             Ok(Err(error)) => {
-                tracing::error!(%error, "cannot read configuration changes; retrying");
+                if !std::mem::replace(&mut failing, true) {
+                    tracing::error!(%error, "cannot read configuration changes; serving the last configuration and retrying");
+                } else {
+                    tracing::debug!(%error, "configuration changes still unreadable");
+                }
                 continue;
             }
             Err(error) => {
