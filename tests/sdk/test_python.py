@@ -19,9 +19,16 @@ import pytest
 SPECTRA = os.environ.get("SPECTRA_BIN", "target/debug/spectra")
 
 
+# With SPECTRA_SDK_STORE (a PostgreSQL URL) the suite's node is one node of a fleet on that
+# store, while scripts/test has another node take writes (tests/sdk/fleet_writer.py).
+STORE = os.environ.get("SPECTRA_SDK_STORE")
+STORE_ARGS = ["--store", STORE] if STORE else []
+
+
 def cli(data_dir, *args):
     out = subprocess.run(
-        [SPECTRA, *args, "--data-dir", data_dir], check=True, capture_output=True, text=True
+        [SPECTRA, *args, "--data-dir", data_dir, *STORE_ARGS],
+        check=True, capture_output=True, text=True,
     )
     return out.stdout.strip().splitlines()[-1]
 
@@ -57,7 +64,8 @@ class Node:
         self.data_dir = tempfile.mkdtemp(prefix="spectra-py-")
         self.proc = subprocess.Popen(
             [SPECTRA, "serve", "--data-dir", self.data_dir, "--api-listen", "127.0.0.1:0",
-             "--resolver", nxdomain_server()],
+             "--resolver", nxdomain_server(), *STORE_ARGS,
+             *(["--node-name", "sdk-node", "--edge-ipv4-pool", "127.98.2.0/24"] if STORE else [])],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
