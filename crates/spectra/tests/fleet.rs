@@ -5,8 +5,6 @@
 //! -9 turns stale while the others go on.
 
 mod common;
-#[path = "../../store/tests/common/mod.rs"]
-mod store_common;
 
 use common::*;
 use reqwest::StatusCode;
@@ -42,31 +40,12 @@ async fn nodes(node: &Node, token: &str) -> Vec<(String, bool)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_node_serves_every_app_on_its_own_addresses_and_the_fleet_knows_its_nodes() {
-    let backend = tokio::task::spawn_blocking(store_common::Backend::postgres);
-    let Some(store_common::Backend::Postgres(url)) = backend.await.unwrap() else {
+    let Some(url) = postgres_database().await else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
     let store = ["--store", url.as_str()];
-    let zone = last_line(&cli(
-        dir.path(),
-        &[&["zone", "create", "example.com"][..], &store].concat(),
-    ));
-    let admin = last_line(&cli(
-        dir.path(),
-        &[
-            &[
-                "token",
-                "create",
-                "--permission",
-                "zone-write",
-                "--permission",
-                "zone-settings-write",
-            ][..],
-            &store,
-        ]
-        .concat(),
-    ));
+    let (zone, admin) = zone_and_token_with(dir.path(), &store);
     let scoped = last_line(&cli(
         dir.path(),
         &[
@@ -263,24 +242,12 @@ async fn every_node_serves_every_app_on_its_own_addresses_and_the_fleet_knows_it
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eight_clients_writing_through_three_nodes_at_once_lose_and_duplicate_nothing() {
-    let backend = tokio::task::spawn_blocking(store_common::Backend::postgres);
-    let Some(store_common::Backend::Postgres(url)) = backend.await.unwrap() else {
+    let Some(url) = postgres_database().await else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
     let store = ["--store", url.as_str()];
-    let zone = last_line(&cli(
-        dir.path(),
-        &[&["zone", "create", "example.com"][..], &store].concat(),
-    ));
-    let token = last_line(&cli(
-        dir.path(),
-        &[
-            &["token", "create", "--permission", "zone-settings-write"][..],
-            &store,
-        ]
-        .concat(),
-    ));
+    let (zone, token) = zone_and_token_with(dir.path(), &store);
     let mut nodes = Vec::new();
     for (i, pool) in ["127.93.1.0/24", "127.93.2.0/24", "127.93.3.0/24"]
         .iter()

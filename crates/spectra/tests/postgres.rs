@@ -3,8 +3,6 @@
 //! dir serves what the database holds.
 
 mod common;
-#[path = "../../store/tests/common/mod.rs"]
-mod store_common;
 
 use common::*;
 use serde_json::json;
@@ -14,24 +12,12 @@ use tokio::net::TcpStream;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_on_postgres_serves_what_the_database_holds() {
-    let backend = tokio::task::spawn_blocking(store_common::Backend::postgres);
-    let Some(store_common::Backend::Postgres(url)) = backend.await.unwrap() else {
+    let Some(url) = postgres_database().await else {
         return;
     };
     let admin_dir = tempfile::tempdir().unwrap();
     let store = ["--store", url.as_str()];
-    let zone = last_line(&cli(
-        admin_dir.path(),
-        &[&["zone", "create", "example.com"][..], &store].concat(),
-    ));
-    let token = last_line(&cli(
-        admin_dir.path(),
-        &[
-            &["token", "create", "--permission", "zone-settings-write"][..],
-            &store,
-        ]
-        .concat(),
-    ));
+    let (zone, token) = zone_and_token_with(admin_dir.path(), &store);
     assert!(
         !admin_dir.path().join("spectra.db").exists(),
         "the CLI wrote to PostgreSQL, not to SQLite"
@@ -145,18 +131,7 @@ async fn a_database_outage_stops_configuration_changes_never_traffic() {
     };
     let dir = tempfile::tempdir().unwrap();
     let store = ["--store", cluster.url.as_str()];
-    let zone = last_line(&cli(
-        dir.path(),
-        &[&["zone", "create", "example.com"][..], &store].concat(),
-    ));
-    let token = last_line(&cli(
-        dir.path(),
-        &[
-            &["token", "create", "--permission", "zone-settings-write"][..],
-            &store,
-        ]
-        .concat(),
-    ));
+    let (zone, token) = zone_and_token_with(dir.path(), &store);
     let origin = tagged("127.0.0.1:0", b"O").await;
     let app = |port: u16| {
         json!({"protocol": format!("tcp/{port}"),
@@ -266,8 +241,7 @@ async fn a_database_outage_stops_configuration_changes_never_traffic() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn store_copy_moves_a_node_onto_postgres_with_its_tokens() {
-    let backend = tokio::task::spawn_blocking(store_common::Backend::postgres);
-    let Some(store_common::Backend::Postgres(url)) = backend.await.unwrap() else {
+    let Some(url) = postgres_database().await else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

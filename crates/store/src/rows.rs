@@ -137,3 +137,19 @@ pub fn parse_addresses(owner: &str, text: &str) -> Result<Vec<IpAddr>> {
         })
         .collect()
 }
+
+/// The column and direction an app list sorts by (ties by id, in the same direction).
+pub fn order_by(query: &model::AppListQuery) -> (&'static str, &'static str) {
+    let column = match query.order {
+        model::AppOrder::Protocol => "protocol",
+        model::AppOrder::AppId => "id",
+        model::AppOrder::CreatedOn => "created_on",
+        model::AppOrder::ModifiedOn => "modified_on",
+        model::AppOrder::Dns => "dns_name",
+    };
+    let direction = match query.direction {
+        model::Direction::Asc => "ASC",
+        model::Direction::Desc => "DESC",
+    };
+    (column, direction)
+}

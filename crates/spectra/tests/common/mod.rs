@@ -11,6 +11,9 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+#[path = "../../../store/tests/common/mod.rs"]
+pub mod store_common;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_spectra");
 
 /// Runs a CLI command on `data_dir`; returns stdout, failing the test on a non-zero exit.
@@ -111,21 +114,39 @@ pub async fn send(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
     (response.status(), response.json().await.unwrap())
 }
 
-/// A zone `example.com` and a write token on `dir`'s store.
+/// A zone `example.com` and a token with Zone Write and Zone Settings Write on `dir`'s store.
 pub fn zone_and_token(dir: &std::path::Path) -> (String, String) {
-    let zone = last_line(&cli(dir, &["zone", "create", "example.com"]));
+    zone_and_token_with(dir, &[])
+}
+
+/// The same, on the store `extra` names (`--store URL`), or `dir`'s without.
+pub fn zone_and_token_with(dir: &std::path::Path, extra: &[&str]) -> (String, String) {
+    let zone = last_line(&cli(
+        dir,
+        &[&["zone", "create", "example.com"][..], extra].concat(),
+    ));
+    let permissions = [
+        "--permission",
+        "zone-settings-write",
+        "--permission",
+        "zone-write",
+    ];
     let token = last_line(&cli(
         dir,
-        &[
-            "token",
-            "create",
-            "--permission",
-            "zone-settings-write",
-            "--permission",
-            "zone-write",
-        ],
+        &[&["token", "create"][..], &permissions, extra].concat(),
     ));
     (zone, token)
+}
+
+/// A new database on the PostgreSQL test cluster; `None` where those tests do not run.
+pub async fn postgres_database() -> Option<String> {
+    match tokio::task::spawn_blocking(store_common::Backend::postgres)
+        .await
+        .unwrap()
+    {
+        Some(store_common::Backend::Postgres(url)) => Some(url),
+        _ => None,
+    }
 }
 
 /// How long until the peer closes `stream`, within `within`.

@@ -5,7 +5,7 @@ use super::tables::{bump_revision, current_revision, rev, rules_all, rules_chang
 use super::Tx;
 use crate::rows::{addresses_text, config_json, now, to_app, to_zone};
 use crate::{secret, AppPage, Result, StoreError};
-use model::{App, AppConfig, AppListQuery, AppOrder, Changes, Direction, Snapshot, Zone};
+use model::{App, AppConfig, AppListQuery, Changes, Snapshot, Zone};
 use std::net::IpAddr;
 use std::sync::Arc;
 use tokio_postgres::types::ToSql;
@@ -148,17 +148,7 @@ pub async fn app(tx: &Tx<'_>, zone_id: &str, app_id: &str) -> Result<Option<App>
 }
 
 pub async fn list_apps(tx: &Tx<'_>, zone_id: &str, query: &AppListQuery) -> Result<AppPage> {
-    let column = match query.order {
-        AppOrder::Protocol => "protocol",
-        AppOrder::AppId => "id",
-        AppOrder::CreatedOn => "created_on",
-        AppOrder::ModifiedOn => "modified_on",
-        AppOrder::Dns => "dns_name",
-    };
-    let direction = match query.direction {
-        Direction::Asc => "ASC",
-        Direction::Desc => "DESC",
-    };
+    let (column, direction) = crate::rows::order_by(query);
     let (limit, offset) = (i64::from(query.per_page), query.offset() as i64);
     let apps = query_apps(
         tx,

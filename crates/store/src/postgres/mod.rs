@@ -6,6 +6,7 @@
 mod config;
 mod dump;
 mod listen;
+mod schema;
 mod tables;
 mod url;
 
@@ -16,76 +17,6 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use tokio::sync::Notify;
 use tokio_postgres::Transaction;
-
-/// Schema versions, applied in order under an advisory lock; `spectra_schema` records them.
-const MIGRATIONS: &[&str] = &[
-    r#"
-CREATE TABLE meta (key TEXT PRIMARY KEY, value BIGINT NOT NULL);
-INSERT INTO meta (key, value) VALUES ('revision', 0);
-CREATE TABLE zones (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
-    created_on TEXT NOT NULL,
-    modified_on TEXT NOT NULL,
-    revision BIGINT NOT NULL
-);
-CREATE TABLE apps (
-    id TEXT PRIMARY KEY,
-    zone_id TEXT NOT NULL REFERENCES zones (id),
-    protocol TEXT NOT NULL,
-    dns_name TEXT NOT NULL,
-    created_on TEXT NOT NULL,
-    modified_on TEXT NOT NULL,
-    config TEXT NOT NULL,
-    revision BIGINT NOT NULL,
-    edge_addresses TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX apps_zone ON apps (zone_id);
-CREATE INDEX apps_revision ON apps (revision);
-CREATE INDEX zones_revision ON zones (revision);
-CREATE TABLE tombstones (
-    kind TEXT NOT NULL,
-    id TEXT NOT NULL,
-    revision BIGINT NOT NULL,
-    PRIMARY KEY (kind, id)
-);
-CREATE INDEX tombstones_revision ON tombstones (revision);
-CREATE TABLE tokens (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    secret_hash BYTEA NOT NULL UNIQUE,
-    permissions TEXT NOT NULL,
-    zones TEXT,
-    revoked BOOLEAN NOT NULL DEFAULT FALSE,
-    created_on TEXT NOT NULL
-);
-CREATE TABLE users (
-    id TEXT PRIMARY KEY,
-    email TEXT NOT NULL UNIQUE,
-    key_hash BYTEA NOT NULL,
-    created_on TEXT NOT NULL
-);
-CREATE TABLE access_rules (
-    id TEXT PRIMARY KEY,
-    zone_id TEXT NOT NULL REFERENCES zones (id),
-    mode TEXT NOT NULL,
-    target TEXT NOT NULL,
-    value TEXT NOT NULL,
-    notes TEXT NOT NULL,
-    created_on TEXT NOT NULL,
-    modified_on TEXT NOT NULL
-);
-CREATE INDEX access_rules_zone ON access_rules (zone_id, target, value);
-CREATE TABLE access_rule_changes (zone_id TEXT PRIMARY KEY, revision BIGINT NOT NULL);
-"#,
-    // Each node's last heartbeat, as JSON.
-    "CREATE TABLE nodes (name TEXT PRIMARY KEY, data TEXT NOT NULL);",
-    // Each node's own addresses for apps another node created.
-    "CREATE TABLE node_addresses (node TEXT NOT NULL, app_id TEXT NOT NULL, addresses TEXT NOT NULL, PRIMARY KEY (node, app_id));",
-];
-
-/// The advisory lock nodes take to migrate one at a time ("SPECTRA" in ASCII).
-const MIGRATION_LOCK: i64 = 0x0053_5045_4354_5241;
 
 /// Connections each node keeps to the database, at most.
 const POOL_SIZE: usize = 16;
@@ -178,43 +109,11 @@ impl PgStore {
         use std::sync::atomic::Ordering;
         let mut client = self.pool.get().await.map_err(pool_error)?;
         if !self.migrated.load(Ordering::Acquire) {
-            migrate(&mut client).await?;
+            schema::migrate(&mut client).await?;
             self.migrated.store(true, Ordering::Release);
         }
         Ok(client)
     }
-}
-
-/// Brings the schema up to date, one node at a time.
-async fn migrate(client: &mut deadpool_postgres::Object) -> Result<()> {
-    let tx = client.transaction().await?;
-    // Nodes starting at the same moment migrate one after the other.
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
-        .await?;
-    tx.batch_execute("CREATE TABLE IF NOT EXISTS spectra_schema (version INTEGER NOT NULL)")
-        .await?;
-    let version: i64 = tx
-        .query_one("SELECT COUNT(*) FROM spectra_schema", &[])
-        .await?
-        .get(0);
-    let version = version as usize;
-    if version > MIGRATIONS.len() {
-        return Err(StoreError::Corrupt(format!(
-            "the store has schema version {version}, newer than this Spectra knows ({})",
-            MIGRATIONS.len()
-        )));
-    }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-        tx.batch_execute(sql).await?;
-        tx.execute(
-            "INSERT INTO spectra_schema (version) VALUES ($1)",
-            &[&(i as i32 + 1)],
-        )
-        .await?;
-        tracing::info!(version = i + 1, "store migrated");
-    }
-    tx.commit().await?;
-    Ok(())
 }
 
 impl Drop for PgStore {

@@ -3,7 +3,7 @@
 use super::{bump_revision, current_revision, new_id, optional, rules};
 use crate::rows::{addresses_text, config_json, now, to_app, to_zone, AppRow, ZoneRow};
 use crate::{AppPage, Result, StoreError};
-use model::{App, AppConfig, AppListQuery, AppOrder, Changes, Direction, Snapshot, Zone};
+use model::{App, AppConfig, AppListQuery, Changes, Snapshot, Zone};
 use rusqlite::{params, Row, Transaction};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -134,17 +134,7 @@ pub fn app(tx: &Transaction, zone_id: &str, app_id: &str) -> Result<Option<App>>
 }
 
 pub fn list_apps(tx: &Transaction, zone_id: &str, query: &AppListQuery) -> Result<AppPage> {
-    let column = match query.order {
-        AppOrder::Protocol => "protocol",
-        AppOrder::AppId => "id",
-        AppOrder::CreatedOn => "created_on",
-        AppOrder::ModifiedOn => "modified_on",
-        AppOrder::Dns => "dns_name",
-    };
-    let direction = match query.direction {
-        Direction::Asc => "ASC",
-        Direction::Desc => "DESC",
-    };
+    let (column, direction) = crate::rows::order_by(query);
     let apps = query_apps(
         tx,
         &format!(
