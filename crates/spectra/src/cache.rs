@@ -12,7 +12,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use store::Credentials;
 
@@ -178,14 +178,14 @@ pub fn load(dir: &Path) -> Option<Saved> {
 }
 
 /// Saves published snapshots to a data dir, at most once a second.
-pub struct Saver {
+struct Saver {
     path: PathBuf,
     last: Option<Instant>,
     saved_revision: u64,
 }
 
 impl Saver {
-    pub fn new(dir: &Path) -> Saver {
+    fn new(dir: &Path) -> Saver {
         Saver {
             path: dir.join(FILE),
             last: None,
@@ -194,18 +194,23 @@ impl Saver {
     }
 
     /// Saves `snapshot` unless it is saved already or the last save was under a second ago.
-    pub async fn save(
+    async fn save(
         &mut self,
         snapshot: &Snapshot,
-        local: &LocalAddresses,
-        credentials: &Credentials,
+        local: &RwLock<LocalAddresses>,
+        credentials: &RwLock<Credentials>,
     ) {
         if snapshot.revision == self.saved_revision
             || self.last.is_some_and(|t| t.elapsed() < EVERY)
         {
             return;
         }
-        let json = match serde_json::to_vec(&to_cached(snapshot, local, credentials)) {
+        let cached = {
+            let local = local.read().unwrap_or_else(|e| e.into_inner());
+            let credentials = credentials.read().unwrap_or_else(|e| e.into_inner());
+            to_cached(snapshot, &local, &credentials)
+        };
+        let json = match serde_json::to_vec(&cached) {
             Ok(json) => json,
             Err(error) => return tracing::warn!(%error, "cannot encode the configuration"),
         };
@@ -233,4 +238,33 @@ fn write(path: &Path, data: &[u8]) -> std::io::Result<()> {
     file.write_all(data)?;
     file.sync_all()?;
     std::fs::rename(&tmp, path)
+}
+
+/// What a node on PostgreSQL keeps for an outage: the credentials reads fall back on, and the
+/// saver of its configuration.
+pub struct LocalCopy {
+    pub credentials: Arc<RwLock<Credentials>>,
+    saver: Saver,
+}
+
+impl LocalCopy {
+    pub fn new(dir: &Path, credentials: Arc<RwLock<Credentials>>) -> LocalCopy {
+        LocalCopy {
+            credentials,
+            saver: Saver::new(dir),
+        }
+    }
+
+    /// Tokens may have come or gone: reads the store's again (kept as they were if it fails).
+    pub async fn refresh_credentials(&self, store: &Arc<dyn store::Store>) {
+        let s = store.clone();
+        if let Ok(Ok(fresh)) = tokio::task::spawn_blocking(move || s.credentials()).await {
+            *self.credentials.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+        }
+    }
+
+    /// Saves what the node serves, unless saved already or saved under a second ago.
+    pub async fn save(&mut self, snapshot: &Snapshot, local: &RwLock<LocalAddresses>) {
+        self.saver.save(snapshot, local, &self.credentials).await;
+    }
 }

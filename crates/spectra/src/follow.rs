@@ -18,10 +18,9 @@ const POLL: Duration = Duration::from_millis(200);
 pub struct Local {
     node: String,
     policy: Policy,
-    kept: LocalAddresses,
+    /// Shared with the API, which places new apps around these addresses.
+    kept: Arc<RwLock<LocalAddresses>>,
     unsaved: Vec<LocalChange>,
-    /// A copy of `kept` for the API, which places new apps around these addresses.
-    shared: Arc<std::sync::RwLock<LocalAddresses>>,
 }
 
 impl Local {
@@ -33,8 +32,7 @@ impl Local {
 
     fn new(node: String, policy: Policy, kept: LocalAddresses) -> Local {
         Local {
-            shared: Arc::new(std::sync::RwLock::new(kept.clone())),
-            kept,
+            kept: Arc::new(RwLock::new(kept)),
             node,
             policy,
             unsaved: Vec::new(),
@@ -42,16 +40,14 @@ impl Local {
     }
 
     /// The addresses as the API reads them.
-    pub fn shared(&self) -> Arc<std::sync::RwLock<LocalAddresses>> {
-        self.shared.clone()
+    pub fn shared(&self) -> Arc<RwLock<LocalAddresses>> {
+        self.kept.clone()
     }
 
     /// Gives the apps `ids` of `snapshot` this node's addresses where they carry another's.
     pub fn apply(&mut self, snapshot: &mut Snapshot, ids: &[String]) {
-        let changes = model::localize(snapshot, ids, &mut self.kept, &self.policy);
-        if !changes.is_empty() {
-            *self.shared.write().unwrap_or_else(|e| e.into_inner()) = self.kept.clone();
-        }
+        let mut kept = self.kept.write().unwrap_or_else(|e| e.into_inner());
+        let changes = model::localize(snapshot, ids, &mut kept, &self.policy);
         self.unsaved.extend(changes);
     }
 
@@ -88,7 +84,12 @@ pub fn start(
 ) -> anyhow::Result<Start> {
     let loaded = store.snapshot().and_then(|s| {
         let local = Local::load(store, node.clone(), policy.clone())?;
-        Ok((s, local, store.credentials()?))
+        // Only a node that keeps a local copy (PostgreSQL) needs the credentials.
+        let credentials = match cache {
+            Some(_) => store.credentials()?,
+            None => Credentials::default(),
+        };
+        Ok((s, local, credentials))
     });
     let (mut snapshot, mut local, credentials) = match loaded {
         Ok(loaded) => loaded,
@@ -120,8 +121,7 @@ pub fn start(
 pub async fn follow(
     store: Arc<dyn Store>,
     mut local: Local,
-    credentials: Arc<RwLock<Credentials>>,
-    mut saver: Option<crate::cache::Saver>,
+    mut copy: Option<crate::cache::LocalCopy>,
     committed: Arc<Notify>,
     published: watch::Sender<Arc<Snapshot>>,
     shutdown: CancellationToken,
@@ -178,20 +178,14 @@ pub async fn follow(
             local.apply(&mut next, &ids);
             tracing::debug!(revision = next.revision, "configuration published");
             published.send_replace(Arc::new(next));
-            // Tokens may have come or gone: refresh the copy reads fall back on.
-            let s = store.clone();
-            if let Ok(Ok(fresh)) = tokio::task::spawn_blocking(move || s.credentials()).await {
-                *credentials.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+            if let Some(copy) = &mut copy {
+                copy.refresh_credentials(&store).await;
             }
         }
         local.save(&store).await;
-        if let Some(saver) = &mut saver {
+        if let Some(copy) = &mut copy {
             let current = published.borrow().clone();
-            let creds = credentials
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone();
-            saver.save(&current, &local.kept, &creds).await;
+            copy.save(&current, &local.kept).await;
         }
     }
 }

@@ -101,8 +101,6 @@ async fn colo_access_log_and_file_modes() {
     let config = base.path().join("spectra.toml");
     // The colo from the config file's key, the rest from flags.
     std::fs::write(&config, "colo = \"XY9\"\n").unwrap();
-    std::fs::create_dir(&data).unwrap_or(());
-    std::fs::remove_dir(&data).unwrap();
     let (zone, token) = {
         // The admin commands create the data dir too: 0700 either way.
         let z = zone_and_token(&data);

@@ -31,6 +31,9 @@ pub enum StoreError {
     Database(#[from] rusqlite::Error),
     #[error("database error: {0}")]
     Postgres(#[from] tokio_postgres::Error),
+    /// The store's address or options are wrong (a bad `--store` URL).
+    #[error("{0}")]
+    Config(String),
     /// The database cannot be reached (or the pool gave up waiting for a connection).
     #[error("the database is unavailable: {0}")]
     Unavailable(String),

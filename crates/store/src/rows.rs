@@ -153,3 +153,31 @@ pub fn order_by(query: &model::AppListQuery) -> (&'static str, &'static str) {
     };
     (column, direction)
 }
+
+/// A new token, its secret (shown once, never stored), and the row it is stored as.
+pub fn new_token(
+    name: &str,
+    permissions: &[Permission],
+    zones: Option<&[String]>,
+) -> (Token, String, crate::TokenDump) {
+    let secret = crate::secret::new_token_secret();
+    let token = Token {
+        id: crate::secret::new_id(),
+        name: name.to_owned(),
+        permissions: permissions.to_vec(),
+        zones: zones.map(<[String]>::to_vec),
+        revoked: false,
+        created_on: now(),
+    };
+    let texts: Vec<&str> = permissions.iter().map(|p| p.as_str()).collect();
+    let row = crate::TokenDump {
+        id: token.id.clone(),
+        name: token.name.clone(),
+        secret_hash: crate::secret::hash(&secret),
+        permissions: texts.join(","),
+        zones: token.zones.as_ref().map(|z| z.join(",")),
+        revoked: false,
+        created_on: model::timestamp(token.created_on),
+    };
+    (token, secret, row)
+}

@@ -159,16 +159,17 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
         "configuration loaded"
     );
     let (published, snapshots) = watch::channel(Arc::new(first));
-    let credentials = Arc::new(std::sync::RwLock::new(credentials));
     // With PostgreSQL, reads go on from the served configuration while the database is away.
-    let api_store: Arc<dyn Store> = if settings.store.is_some() {
-        Arc::new(crate::fallback::Fallback::new(
+    let copy = cache_dir.as_deref().map(|dir| {
+        crate::cache::LocalCopy::new(dir, Arc::new(std::sync::RwLock::new(credentials)))
+    });
+    let api_store: Arc<dyn Store> = match &copy {
+        Some(copy) => Arc::new(crate::fallback::Fallback::new(
             store.clone(),
             snapshots.clone(),
-            credentials.clone(),
-        ))
-    } else {
-        store.clone()
+            copy.credentials.clone(),
+        )),
+        None => store.clone(),
     };
     let mut state = api::ApiState::new(api_store, settings.policy)
         .with_status(data_plane.status())
@@ -192,8 +193,7 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     let follower = tokio::spawn(follow(
         store.clone(),
         local,
-        credentials,
-        cache_dir.as_deref().map(crate::cache::Saver::new),
+        copy,
         state.committed(),
         published,
         shutdown.clone(),

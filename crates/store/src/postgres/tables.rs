@@ -2,7 +2,7 @@
 //! stored only as SHA-256 hashes; each rule change records its zone's revision.
 
 use super::Tx;
-use crate::rows::{duplicate_rule, now, parse_time, to_rule, to_token};
+use crate::rows::{duplicate_rule, new_token, now, parse_time, to_rule, to_token};
 use crate::{secret, Result, StoreError};
 use model::{AccessRule, Permission, RuleFields, Token, User};
 use std::collections::BTreeMap;
@@ -56,26 +56,10 @@ pub async fn create_token(
     zones: Option<&[String]>,
 ) -> Result<(Token, String)> {
     bump_revision(tx).await?;
-    let secret = secret::new_token_secret();
-    let token = Token {
-        id: secret::new_id(),
-        name: name.to_owned(),
-        permissions: permissions.to_vec(),
-        zones: zones.map(<[String]>::to_vec),
-        revoked: false,
-        created_on: now(),
-    };
-    let permissions: Vec<&str> = permissions.iter().map(|p| p.as_str()).collect();
+    let (token, secret, row) = new_token(name, permissions, zones);
     tx.execute(
         "INSERT INTO tokens (id, name, secret_hash, permissions, zones, created_on) VALUES ($1, $2, $3, $4, $5, $6)",
-        &[
-            &token.id,
-            &token.name,
-            &secret::hash(&secret),
-            &permissions.join(","),
-            &token.zones.as_ref().map(|z| z.join(",")),
-            &model::timestamp(token.created_on),
-        ],
+        &[&row.id, &row.name, &row.secret_hash, &row.permissions, &row.zones, &row.created_on],
     )
     .await?;
     Ok((token, secret))

@@ -14,7 +14,7 @@ use tokio_postgres::Config;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 fn invalid(why: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(format!("invalid PostgreSQL URL: {why}"))
+    StoreError::Config(format!("invalid PostgreSQL URL: {why}"))
 }
 
 /// Where the store is and how to reach it.

@@ -1,7 +1,7 @@
 //! API tokens and users in SQLite; secrets are stored only as SHA-256 hashes.
 
 use super::{bump_revision, new_id, optional};
-use crate::rows::{now, parse_time, to_token, TokenRow};
+use crate::rows::{new_token, now, parse_time, to_token, TokenRow};
 use crate::{secret, Result, StoreError};
 use model::{Permission, Token, User};
 use rusqlite::{params, Row, Transaction};
@@ -19,26 +19,10 @@ pub fn create_token(
     zones: Option<&[String]>,
 ) -> Result<(Token, String)> {
     bump_revision(tx)?;
-    let secret = secret::new_token_secret();
-    let token = Token {
-        id: new_id(),
-        name: name.to_owned(),
-        permissions: permissions.to_vec(),
-        zones: zones.map(<[String]>::to_vec),
-        revoked: false,
-        created_on: now(),
-    };
-    let permissions: Vec<&str> = permissions.iter().map(|p| p.as_str()).collect();
+    let (token, secret, row) = new_token(name, permissions, zones);
     tx.execute(
         "INSERT INTO tokens (id, name, secret_hash, permissions, zones, created_on) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![
-            token.id,
-            token.name,
-            secret::hash(&secret),
-            permissions.join(","),
-            token.zones.as_ref().map(|z| z.join(",")),
-            model::timestamp(token.created_on)
-        ],
+        params![row.id, row.name, row.secret_hash, row.permissions, row.zones, row.created_on],
     )?;
     Ok((token, secret))
 }
