@@ -220,11 +220,17 @@ pub async fn status(
     if edge_ips.is_empty() {
         edge_ips = app.edge_addresses.clone();
     }
+    let published = state.publication.borrow().apps.get(&app.id).cloned();
     let mut status = json!({
         "edge_ips": edge_ips,
         "listeners": listeners,
+        "dns": {"name": app.config.dns.name, "published": published.unwrap_or_default()},
         "nodes": crate::nodes::of_app(&nodes, &app.id, chrono::Utc::now()),
     });
+    let update = state.dns_update.borrow().clone();
+    if let Some(server) = update.server {
+        status["dns"]["update"] = json!({"server": server, "error": update.error});
+    }
     if app.config.ip_firewall && !state.policy.geolocation {
         // Rules stored while the node had a database, or before this check: say they do nothing.
         let zone = app.zone_id.clone();

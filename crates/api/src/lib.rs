@@ -4,6 +4,7 @@ mod access_rules;
 mod apps;
 mod auth;
 mod degraded;
+mod dns_records;
 mod envelope;
 mod extract;
 #[cfg(test)]
@@ -45,6 +46,10 @@ pub struct ApiState {
     limiter: Option<Arc<rate_limit::Limiter>>,
     /// This node's own addresses for apps another node created (in a fleet).
     local: Arc<std::sync::RwLock<model::LocalAddresses>>,
+    /// What DNS publishes, for `dns_records` and the status extension.
+    publication: tokio::sync::watch::Receiver<Arc<model::Publication>>,
+    /// How updates to another DNS server are going.
+    dns_update: tokio::sync::watch::Receiver<model::DnsUpdateState>,
 }
 
 /// The status of a node without a data plane: no listeners anywhere.
@@ -66,7 +71,20 @@ impl ApiState {
             status: Arc::new(NoDataPlane),
             limiter: None,
             local: Arc::default(),
+            publication: tokio::sync::watch::channel(Arc::default()).1,
+            dns_update: tokio::sync::watch::channel(Default::default()).1,
         }
+    }
+
+    /// Where the DNS publication, and the state of updates to another server, are read from.
+    pub fn with_publication(
+        mut self,
+        publication: tokio::sync::watch::Receiver<Arc<model::Publication>>,
+        dns_update: tokio::sync::watch::Receiver<model::DnsUpdateState>,
+    ) -> Self {
+        self.publication = publication;
+        self.dns_update = dns_update;
+        self
     }
 
     /// Where this node's own addresses for other nodes' apps are kept (the follower updates
@@ -127,6 +145,7 @@ pub fn router(state: ApiState) -> Router {
             get(apps::status),
         )
         .route("/zones/{zone_id}/spectrum/protocols", get(apps::protocols))
+        .route("/zones/{zone_id}/dns_records", get(dns_records::list))
         .route(
             "/zones/{zone_id}/firewall/access_rules/rules",
             get(access_rules::list).post(access_rules::create),

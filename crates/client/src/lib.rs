@@ -31,10 +31,12 @@
 //! # }
 //! ```
 
+mod dns;
 mod error;
 pub mod retry;
 mod spectrum;
 
+pub use dns::{DnsRecord, DnsRecords};
 pub use error::{ApiError, Error, Message};
 pub use spectrum::{Apps, ListParams, Page, ProtocolInfo, Protocols, Spectrum};
 
@@ -188,6 +190,11 @@ impl Client {
     /// The Spectrum endpoints.
     pub fn spectrum(&self) -> Spectrum<'_> {
         Spectrum::new(self)
+    }
+
+    /// A zone's DNS records.
+    pub fn dns_records(&self) -> DnsRecords<'_> {
+        DnsRecords { client: self }
     }
 
     /// The id of the zone named `name` (`GET /zones?name=`), if the credentials can see it.

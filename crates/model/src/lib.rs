@@ -12,6 +12,7 @@ mod local;
 mod node;
 mod parse;
 mod protocol;
+mod publication;
 mod rules;
 mod snapshot;
 mod status;
@@ -31,6 +32,9 @@ pub use list::{AppListQuery, AppOrder, Direction, DEFAULT_PER_PAGE, MAX_PER_PAGE
 pub use local::{localize, LocalAddresses, LocalChange};
 pub use node::{Node, NodeListener, HEARTBEAT_EVERY, STALE_AFTER};
 pub use protocol::{NamedProtocol, PortRange, Protocol, Transport, NAMED_PROTOCOLS};
+pub use publication::{
+    publish, DnsUpdateState, Publication, ZonePublication, PUBLISHED_WHILE_HEARD_WITHIN,
+};
 pub use rules::Policy;
 pub use snapshot::{diff, AppChange, Changes, Snapshot};
 pub use status::{ListenerStatus, StatusSource};

@@ -3,6 +3,7 @@
 use model::{ListenerStatus, StatusSource, Transport};
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 /// One app's listeners, by address and transport.
@@ -11,6 +12,8 @@ type Listeners = BTreeMap<(SocketAddr, &'static str), ListenerStatus>;
 #[derive(Default)]
 pub struct StatusBoard {
     apps: Mutex<HashMap<String, Listeners>>,
+    /// Bumped on every change, so readers rebuild only when something moved.
+    generation: AtomicU64,
 }
 
 impl StatusBoard {
@@ -22,6 +25,7 @@ impl StatusBoard {
         error: Option<String>,
     ) {
         let mut apps = self.apps.lock().unwrap_or_else(|e| e.into_inner());
+        self.generation.fetch_add(1, Ordering::Release);
         apps.entry(app_id.to_owned()).or_default().insert(
             (address, transport.as_str()),
             ListenerStatus {
@@ -36,6 +40,7 @@ impl StatusBoard {
         let mut apps = self.apps.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(listeners) = apps.get_mut(app_id) {
             listeners.remove(&(address, transport.as_str()));
+            self.generation.fetch_add(1, Ordering::Release);
         }
     }
 
@@ -48,10 +53,15 @@ impl StatusBoard {
     }
 
     pub fn remove_app(&self, app_id: &str) {
-        self.apps
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(app_id);
+        let mut apps = self.apps.lock().unwrap_or_else(|e| e.into_inner());
+        if apps.remove(app_id).is_some() {
+            self.generation.fetch_add(1, Ordering::Release);
+        }
+    }
+
+    /// A number that changes whenever a listener does.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 }
 

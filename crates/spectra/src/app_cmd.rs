@@ -43,7 +43,7 @@ pub struct Connection {
     zone: String,
     /// Print JSON instead of a table.
     #[arg(long = "output-json", alias = "print-json")]
-    output_json: bool,
+    pub output_json: bool,
 }
 
 /// The fields of an app a command line can set.
@@ -140,7 +140,7 @@ pub enum AppCommand {
 }
 
 impl Connection {
-    async fn client(&self) -> anyhow::Result<(Client, String)> {
+    pub async fn client(&self) -> anyhow::Result<(Client, String)> {
         let credentials = match (&self.token, &self.email, &self.key) {
             (Some(token), _, _) => Credentials::Token(token.clone()),
             (None, Some(email), Some(key)) => Credentials::Key {

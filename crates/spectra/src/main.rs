@@ -3,9 +3,11 @@
 mod admin;
 mod app_cmd;
 mod cache;
+mod dns_cmd;
 mod fallback;
 mod follow;
 mod heartbeat;
+mod publisher;
 mod serve;
 mod stores;
 mod tls_files;
@@ -51,7 +53,7 @@ impl DataDir {
 #[derive(Subcommand)]
 enum Command {
     /// Run the API (and the edge) until SIGTERM or Ctrl-C.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Manage zones.
     #[command(subcommand)]
     Zone(admin::ZoneCommand),
@@ -66,9 +68,12 @@ enum Command {
     Node(admin::NodeCommand),
     /// Manage Spectrum apps over the API (a Spectra node, or Cloudflare).
     #[command(subcommand)]
-    App(app_cmd::AppCommand),
+    App(Box<app_cmd::AppCommand>),
     /// List the protocols a zone's apps may name.
     Protocols(app_cmd::Connection),
+    /// What DNS publishes for a zone's apps (over the API).
+    #[command(subcommand)]
+    Dns(dns_cmd::DnsCommand),
     /// Move a store: copy one into another.
     #[command(subcommand)]
     Store(stores::StoreCommand),
@@ -77,13 +82,14 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve(args) => serve::run(args),
+        Command::Serve(args) => serve::run(*args),
         Command::Zone(cmd) => admin::zone(cmd),
         Command::Token(cmd) => admin::token(cmd),
         Command::User(cmd) => admin::user(cmd),
         Command::Node(cmd) => admin::node(cmd),
-        Command::App(cmd) => app_cmd::run(cmd),
+        Command::App(cmd) => app_cmd::run(*cmd),
         Command::Protocols(connection) => app_cmd::protocols(connection),
         Command::Store(cmd) => stores::run(cmd),
+        Command::Dns(cmd) => dns_cmd::run(cmd),
     }
 }

@@ -2,6 +2,7 @@
 
 #[cfg(test)]
 mod config_keys;
+mod dns;
 mod settings;
 
 pub use settings::{ServeArgs, DEFAULT_DATA_DIR};
@@ -135,6 +136,7 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
         listeners: Default::default(),
     };
     let data_plane = proxy::DataPlane::new(settings.options, access_log);
+    let board = data_plane.status();
     // With PostgreSQL, the configuration is also saved in the data dir, for a restart while
     // the database is away.
     let cache_dir = settings.store.is_some().then(|| settings.data_dir.clone());
@@ -171,12 +173,23 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
         )),
         None => store.clone(),
     };
+    let (publication_out, publication) = watch::channel(Arc::default());
+    let (update_state, update_report) = watch::channel(model::DnsUpdateState::default());
     let mut state = api::ApiState::new(api_store, settings.policy)
         .with_status(data_plane.status())
+        .with_publication(publication.clone(), update_report)
         .with_local_addresses(local.shared());
     if let Some(limit) = settings.api_rate_limit {
         state = state.with_rate_limit(limit);
     }
+    let shutdown = CancellationToken::new();
+    let dns_updater = dns::start_updater(
+        &settings.dns,
+        &settings.data_dir,
+        publication.clone(),
+        update_state,
+        shutdown.clone(),
+    )?;
     let listener = bind_api(settings.api_listen)
         .with_context(|| format!("cannot listen on {}", settings.api_listen))?;
     let addr = listener.local_addr()?;
@@ -189,7 +202,6 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
         "http"
     };
 
-    let shutdown = CancellationToken::new();
     let follower = tokio::spawn(follow(
         store.clone(),
         local,
@@ -204,6 +216,17 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
         data_plane.status(),
         shutdown.clone(),
     ));
+    let publisher = tokio::spawn(crate::publisher::run(
+        crate::publisher::Inputs {
+            store: store.clone(),
+            node_name: settings.node_name.clone(),
+            snapshots: snapshots.clone(),
+            board,
+            ttl: settings.dns.zone.ttl,
+        },
+        publication_out,
+        shutdown.clone(),
+    ));
     let edge = tokio::spawn(data_plane.run(snapshots, shutdown.clone()));
 
     let backend = if settings.store.is_some() {
@@ -213,6 +236,8 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     };
     tracing::info!(%addr, data_dir = %settings.data_dir.display(), store = backend, "API listening");
     println!("Spectra API listening on {scheme}://{addr}/client/v4");
+    let dns_server =
+        dns::start_server(&settings.dns, publication.clone(), shutdown.clone()).await?;
     let stop = shutdown.clone();
     let api = tokio::spawn(api::serve_with(listener, state, settings.api, async move {
         stop.cancelled().await
@@ -224,6 +249,10 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
         api.await??;
         follower.await?;
         heartbeat.await?;
+        publisher.await?;
+        for part in [dns_server, dns_updater].into_iter().flatten() {
+            part.await?;
+        }
         edge.await?;
         anyhow::Ok(())
     };

@@ -117,6 +117,25 @@ pub struct ServeArgs {
     /// web PKI's.
     #[arg(long)]
     origin_ca: Option<PathBuf>,
+    /// Addresses (IP:PORT, comma-separated) where the authoritative DNS server answers each
+    /// app hostname with its live edge addresses, over UDP and TCP [default: off].
+    #[arg(long, value_delimiter = ',')]
+    dns_listen: Option<Vec<SocketAddr>>,
+    /// The zones' NS names, comma-separated; the first is the SOA's primary
+    /// [default: the node name].
+    #[arg(long, value_delimiter = ',')]
+    dns_nameservers: Option<Vec<String>>,
+    /// TTL in seconds of every published record, and of negative answers [default: 30].
+    #[arg(long)]
+    dns_ttl: Option<u32>,
+    /// A DNS server (IP:PORT) that holds the zones, kept up to date with RFC 2136 updates of
+    /// the app hostnames' A and AAAA records [default: off].
+    #[arg(long)]
+    dns_update: Option<SocketAddr>,
+    /// TSIG key file for --dns-update, in BIND's `key "name" { algorithm ...; secret "..."; };`
+    /// form [default: unsigned updates].
+    #[arg(long)]
+    dns_update_key: Option<PathBuf>,
     /// Threads that run the API and the data plane [default: the CPUs this process may use].
     /// With 1, a single-threaded runtime, without a work-stealing scheduler's bookkeeping.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
@@ -161,6 +180,11 @@ impl ServeArgs {
             tls_cert_dir: self.tls_cert_dir.or(file.tls_cert_dir),
             origin_ca: self.origin_ca.or(file.origin_ca),
             geoip_db: self.geoip_db.or(file.geoip_db),
+            dns_listen: self.dns_listen.or(file.dns_listen),
+            dns_nameservers: self.dns_nameservers.or(file.dns_nameservers),
+            dns_ttl: self.dns_ttl.or(file.dns_ttl),
+            dns_update: self.dns_update.or(file.dns_update),
+            dns_update_key: self.dns_update_key.or(file.dns_update_key),
         }
     }
 }
@@ -192,7 +216,21 @@ pub struct Settings {
     pub tls_cert_dir: Option<PathBuf>,
     pub origin_ca: Option<PathBuf>,
     pub geoip_db: Option<Vec<PathBuf>>,
+    pub dns: DnsSettings,
 }
+
+/// The DNS settings: the server's addresses, the zones' apex, the server to update.
+#[derive(Debug)]
+pub struct DnsSettings {
+    /// Where the authoritative server answers (empty: it does not run).
+    pub listen: Vec<SocketAddr>,
+    pub zone: dns::ZoneSettings,
+    /// `--dns-update`, with its TSIG key file.
+    pub update: Option<(SocketAddr, Option<PathBuf>)>,
+}
+
+/// The default TTL of published records.
+pub const DEFAULT_DNS_TTL: u32 = 30;
 
 /// File descriptors kept aside for the store, logs, listeners and the like.
 const SPARE_FDS: u64 = 256;
@@ -212,17 +250,20 @@ pub fn settings(args: ServeArgs, fd_limit: u64) -> anyhow::Result<Settings> {
         fd_limit,
         args.max_connections_per_client.is_some(),
     );
+    let node_name = match &args.node_name {
+        Some(name) if name.trim().is_empty() => anyhow::bail!("--node-name must not be empty"),
+        Some(name) => name.clone(),
+        None => crate::heartbeat::host_name(),
+    };
+    let dns = dns_settings(&args, &node_name)?;
     let api_tls = match (args.api_tls_cert, args.api_tls_key) {
         (Some(cert), Some(key)) => Some((cert, key)),
         (None, None) => None,
         _ => anyhow::bail!("api_tls_cert and api_tls_key go together"),
     };
     Ok(Settings {
-        node_name: match &args.node_name {
-            Some(name) if name.trim().is_empty() => anyhow::bail!("--node-name must not be empty"),
-            Some(name) => name.clone(),
-            None => crate::heartbeat::host_name(),
-        },
+        node_name,
+        dns,
         data_dir: args
             .data_dir
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
@@ -262,6 +303,30 @@ pub fn settings(args: ServeArgs, fd_limit: u64) -> anyhow::Result<Settings> {
             Some(n) => n.into(),
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
         },
+    })
+}
+
+fn dns_settings(args: &ServeArgs, node_name: &str) -> anyhow::Result<DnsSettings> {
+    let nameservers = args
+        .dns_nameservers
+        .clone()
+        .unwrap_or_else(|| vec![node_name.to_owned()]);
+    let ttl = args.dns_ttl.unwrap_or(DEFAULT_DNS_TTL);
+    anyhow::ensure!(
+        ttl <= 604_800,
+        "--dns-ttl {ttl}: at most a week (604800 seconds)"
+    );
+    let zone = dns::ZoneSettings::new(ttl, &nameservers)
+        .map_err(|e| anyhow::anyhow!("--dns-nameservers: {e}"))?;
+    let update = match (args.dns_update, &args.dns_update_key) {
+        (Some(server), key) => Some((server, key.clone())),
+        (None, Some(_)) => anyhow::bail!("--dns-update-key needs --dns-update"),
+        (None, None) => None,
+    };
+    Ok(DnsSettings {
+        listen: args.dns_listen.clone().unwrap_or_default(),
+        zone,
+        update,
     })
 }
 

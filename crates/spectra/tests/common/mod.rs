@@ -45,6 +45,8 @@ pub fn last_line(text: &str) -> String {
 pub struct Node {
     pub child: Child,
     pub base: String,
+    /// The rest of its standard output (kept open: it prints more lines, such as DNS's).
+    pub stdout: BufReader<std::process::ChildStdout>,
 }
 
 impl Node {
@@ -62,15 +64,29 @@ impl Node {
             .spawn()
             .unwrap();
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        stdout.read_line(&mut line).unwrap();
         let base = line
             .trim()
             .strip_prefix("Spectra API listening on ")
             .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
             .to_owned();
-        Node { child, base }
+        Node {
+            child,
+            base,
+            stdout,
+        }
+    }
+
+    /// The address the DNS server answers on, from the line `serve` prints (after the API's).
+    pub fn dns_addr(&mut self) -> SocketAddr {
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).unwrap();
+        line.trim()
+            .strip_prefix("Spectra DNS listening on ")
+            .unwrap_or_else(|| panic!("unexpected line {line:?}"))
+            .parse()
+            .unwrap()
     }
 
     /// A node on `data_dir` with its edge pool `v4_pool`, resolving names only on loopback.
