@@ -10,8 +10,8 @@ names (20 %, NXDOMAIN with the SOA).
 
   1. throughput: dnsperf (its own core) as fast as each server answers, ROUNDS alternating runs
      of SECONDS each: the median queries per second;
-  2. latency: dnsperf at 80 % of the slower server's median rate, per-query latencies (-v):
-     p50 and p99 for each server under the same load.
+  2. latency: dnsperf at 80 % of the slower server's median rate, per-query latencies (-v),
+     ROUNDS alternating runs: the median p50 and p99 of each server under the same load.
 
     bench/dns.py [ROUNDS=5] [SECONDS=10] [HOSTS=100]   (run `cargo build --release` first)
 """
@@ -140,10 +140,16 @@ def main():
         for k in med:
             print(f"  {k:8} {med[k]:10.0f} q/s")
         print(f"  spectra/bind: {med['spectra'] / med['bind']:.2f}")
-        print(f"\nlatency at {load:.0f} q/s (80 % of the slower median), {SECONDS} s each:")
-        for name, port in (("spectra", sport), ("bind", bport)):
-            qps, lost, lat = dnsperf(port, queries, SECONDS, rate=load, verbose=True)
-            print(f"  {name:8} p50 {pct(lat, 0.5):.3f} ms  p99 {pct(lat, 0.99):.3f} ms  ({len(lat)} answers, lost {lost})")
+        print(f"\nlatency at {load:.0f} q/s (80 % of the slower median), {ROUNDS} alternating runs of {SECONDS} s:")
+        lat = {"spectra": [], "bind": []}
+        for _ in range(ROUNDS):
+            for name, port in (("spectra", sport), ("bind", bport)):
+                qps, lost, xs = dnsperf(port, queries, SECONDS, rate=load, verbose=True)
+                lat[name].append((pct(xs, 0.5), pct(xs, 0.99)))
+                print(f"  {name:8} p50 {pct(xs, 0.5):.3f} ms  p99 {pct(xs, 0.99):.3f} ms  ({len(xs)} answers, lost {lost})", flush=True)
+        print("medians:")
+        for name, runs in lat.items():
+            print(f"  {name:8} p50 {statistics.median(r[0] for r in runs):.3f} ms  p99 {statistics.median(r[1] for r in runs):.3f} ms")
     finally:
         for p in (spectra, bind):
             if p:

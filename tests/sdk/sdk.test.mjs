@@ -295,3 +295,23 @@ test('access rules: lifecycle, filters and paging', async () => {
   await assert.rejects(rules.get(block.id, { zone_id: zone.id }), Cloudflare.NotFoundError);
   assert.equal(requests.length, sent + 2, 'no retries');
 });
+
+test('dns.records.list shows the addresses published for an app', async () => {
+  const zone = await newZone();
+  const { cf } = counted({ apiToken: admin });
+  const app = await cf.spectrum.apps.create({
+    zone_id: zone.id, protocol: 'tcp/2398', dns: { type: 'ADDRESS', name: `pub.${zone.name}` },
+    origin_direct: ['tcp://127.0.0.1:2222'], edge_ips: { type: 'static', ips: ['127.0.9.8'] },
+  });
+  let records = [];
+  for (let i = 0; i < 100 && records.length === 0; i++) {
+    records = [];
+    for await (const r of cf.dns.records.list({ zone_id: zone.id })) records.push(r);
+    if (records.length === 0) await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.deepEqual(
+    records.map((r) => [r.name, r.type, r.content, r.ttl, r.proxied]),
+    [[`pub.${zone.name}`, 'A', '127.0.9.8', 30, false]],
+  );
+  await cf.spectrum.apps.delete(app.id, { zone_id: zone.id });
+});

@@ -351,3 +351,22 @@ def test_access_rules_lifecycle_and_filters(client, zone):
     with pytest.raises(cloudflare.NotFoundError):
         rules.get(block.id, zone_id=zone.id)
     assert len(client.requests) == sent + 2, "no retries"
+
+
+def test_dns_records_list_shows_the_published_addresses(client, zone):
+    """`dns.records.list` (strictly validated) lists the A record of an app's bound address."""
+    cf = client.cf
+    app = cf.spectrum.apps.create(
+        zone_id=zone.id, protocol="tcp/2399", dns={"type": "ADDRESS", "name": f"pub.{zone.name}"},
+        origin_direct=["tcp://127.0.0.1:2222"], edge_ips={"type": "static", "ips": ["127.0.9.9"]},
+    )
+    deadline = datetime.datetime.now() + datetime.timedelta(seconds=5)
+    records = []
+    while not records and datetime.datetime.now() < deadline:
+        records = list(cf.dns.records.list(zone_id=zone.id))
+    assert [(r.name, r.type, r.content, r.ttl, r.proxied) for r in records] == [
+        (f"pub.{zone.name}", "A", "127.0.9.9", 30, False)]
+    assert len(records[0].id) == 32 and records[0].modified_on.tzinfo is not None
+    a_only = list(cf.dns.records.list(zone_id=zone.id, type="AAAA"))
+    assert a_only == []
+    cf.spectrum.apps.delete(app.id, zone_id=zone.id)

@@ -24,7 +24,7 @@ pub fn records(publication: &Publication, zone_id: &str) -> Vec<Value> {
     let Some(zone) = publication.zones.get(zone_id) else {
         return Vec::new();
     };
-    let when = publication.changed_on.map(model::timestamp);
+    let when = model::timestamp(publication.changed_on.unwrap_or_else(chrono::Utc::now));
     let mut out = Vec::new();
     for (name, addresses) in &zone.hosts {
         let (v4, v6): (Vec<&IpAddr>, Vec<&IpAddr>) = addresses.iter().partition(|ip| ip.is_ipv4());

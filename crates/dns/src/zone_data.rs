@@ -92,7 +92,7 @@ impl ZoneData {
                     3600,
                     600,
                     604_800,
-                    ttl as i32 as u32,
+                    ttl,
                 );
                 let ns = settings
                     .nameservers

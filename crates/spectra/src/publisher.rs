@@ -23,6 +23,8 @@ pub struct Inputs {
     pub snapshots: watch::Receiver<Arc<Snapshot>>,
     pub board: Arc<StatusBoard>,
     pub ttl: u32,
+    /// Whether other nodes may share the store (PostgreSQL): only then are heartbeats read.
+    pub fleet: bool,
 }
 
 /// Publishes on `out` until `shutdown`.
@@ -42,7 +44,7 @@ pub async fn run(
             _ = tick.tick() => {}
         }
         let mut stale = inputs.snapshots.has_changed().unwrap_or(false);
-        if peers_read.is_none_or(|at| at.elapsed() >= PEERS_EVERY) {
+        if inputs.fleet && peers_read.is_none_or(|at| at.elapsed() >= PEERS_EVERY) {
             peers_read = Some(Instant::now());
             let store = inputs.store.clone();
             match tokio::task::spawn_blocking(move || store.nodes()).await {

@@ -1,70 +1,19 @@
 //! DNS through `spectra serve`: the embedded server answers each app hostname with its live
-//! edge addresses and follows API changes within a second; `--dns-update` keeps a real BIND 9
-//! in step; the status extension, `dns_records` and `spectra dns records` show what is published.
+//! edge addresses and follows API changes within a second, leaves out listeners in error and
+//! silent fleet nodes; the status extension, `dns_records` and `spectra dns records` show what
+//! is published; bad DNS settings stop the start.
 
 mod common;
-
-#[path = "../../dns/tests/common/mod.rs"]
-mod dns_common;
+mod dns_support;
 
 use common::*;
-use dns_common::bind::Bind;
-use dns_common::{addresses, ask, lookup};
+use dns_support::dns_common::{self, addresses, ask};
+use dns_support::{answers_within, api, app, ip};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{RData, RecordType};
-use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::net::{IpAddr, SocketAddr};
-use std::time::{Duration, Instant};
-
-fn ip(s: &str) -> IpAddr {
-    s.parse().unwrap()
-}
-
-async fn api(
-    node: &Node,
-    token: &str,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> Value {
-    let mut request = reqwest::Client::new()
-        .request(method, format!("{}{path}", node.base))
-        .bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let (status, body) = send(request).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body
-}
-
-/// How long until `name` answers `want` (A and AAAA) at `dns`, failing past `within`.
-async fn answers_within(dns: SocketAddr, name: &str, want: &[&str], within: Duration) -> Duration {
-    let want: Vec<IpAddr> = want.iter().map(|s| ip(s)).collect();
-    let started = Instant::now();
-    loop {
-        let got = lookup(dns, name).await;
-        if got == want {
-            return started.elapsed();
-        }
-        assert!(
-            started.elapsed() < within,
-            "{name}: {got:?} after {within:?}, not {want:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-fn app(name: &str, port: u16, edge_ips: Value) -> Value {
-    let kind = if edge_ips["type"] == "static" {
-        "ADDRESS"
-    } else {
-        "CNAME"
-    };
-    json!({"protocol": format!("tcp/{port}"), "dns": {"type": kind, "name": name},
-           "origin_direct": ["tcp://127.0.0.1:9"], "edge_ips": edge_ips})
-}
+use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_follow_the_api_within_a_second() {
@@ -324,138 +273,142 @@ async fn a_listener_in_error_is_not_published() {
     assert_eq!(addresses(&a), [ip("127.62.2.2")]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dns_update_keeps_a_bind_server_in_step() {
-    let Some(bind) = Bind::start("example.com", &["other 300 IN A 192.0.2.1"], 0) else {
-        return;
-    };
+#[test]
+fn bad_dns_settings_stop_the_start_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();
-    let (zone, token) = zone_and_token(dir.path());
-    let server = bind.addr.to_string();
-    let node = Node::with(
-        dir.path(),
-        &[
-            "--edge-ipv4-pool",
-            "127.62.3.0/24",
-            "--dns-ttl",
-            "45",
-            "--dns-update",
-            &server,
-            "--dns-update-key",
-            bind.key_file.to_str().unwrap(),
-        ],
-    );
-    let apps = format!("/zones/{zone}/spectrum/apps");
-    let created = api(
-        &node,
-        &token,
-        reqwest::Method::POST,
-        &apps,
-        Some(app(
-            "ssh.example.com",
-            2204,
-            json!({"type": "dynamic", "connectivity": "ipv4"}),
-        )),
+    let bad_key = dir.path().join("bad.key");
+    std::fs::write(
+        &bad_key,
+        "key \"k\" { algorithm hmac-md5; secret \"AAAA\"; };",
     )
-    .await;
-    let id = created["result"]["id"].as_str().unwrap();
-    answers_within(
-        bind.addr,
-        "ssh.example.com.",
-        &["127.62.3.1"],
-        Duration::from_secs(3),
-    )
-    .await;
-    let a = ask(bind.addr, "ssh.example.com.", RecordType::A).await;
-    assert_eq!(a.answers()[0].ttl(), 45, "--dns-ttl reaches the updates");
-    let status = api(
-        &node,
-        &token,
-        reqwest::Method::GET,
-        &format!("{apps}/{id}/status"),
-        None,
-    )
-    .await;
-    assert_eq!(
-        status["result"]["dns"]["update"],
-        json!({"server": server, "error": null})
-    );
-    api(
-        &node,
-        &token,
-        reqwest::Method::DELETE,
-        &format!("{apps}/{id}"),
-        None,
-    )
-    .await;
-    answers_within(bind.addr, "ssh.example.com.", &[], Duration::from_secs(3)).await;
-    answers_within(
-        bind.addr,
-        "other.example.com.",
-        &["192.0.2.1"],
-        Duration::from_secs(1),
-    )
-    .await;
+    .unwrap();
+    let bad_key = bad_key.to_str().unwrap();
+    let holder = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let held = holder.local_addr().unwrap().to_string();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--dns-update-key", "/nonexistent"],
+            "--dns-update-key needs --dns-update",
+        ),
+        (&["--dns-ttl", "999999"], "--dns-ttl 999999"),
+        (&["--dns-nameservers", "bad..name"], "--dns-nameservers"),
+        (
+            &[
+                "--dns-update",
+                "127.0.0.1:9",
+                "--dns-update-key",
+                "/nonexistent",
+            ],
+            "cannot read --dns-update-key",
+        ),
+        (
+            &["--dns-update", "127.0.0.1:9", "--dns-update-key", bad_key],
+            "hmac-md5 is not supported",
+        ),
+        (&["--dns-listen", &held], "cannot listen for DNS"),
+    ];
+    for (flags, reason) in cases {
+        let out = std::process::Command::new(BIN)
+            .arg("serve")
+            .args([
+                "--data-dir",
+                dir.path().to_str().unwrap(),
+                "--api-listen",
+                "127.0.0.1:0",
+            ])
+            .args(*flags)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{flags:?} started");
+        assert!(stderr.contains(reason), "{flags:?}: {stderr}");
+    }
+}
+
+/// The first address of each of `n` UDP answers for `name`.
+async fn leaders(dns: SocketAddr, name: &str, n: usize) -> std::collections::BTreeSet<IpAddr> {
+    let mut client = dns_common::udp_client(dns).await;
+    let mut out = std::collections::BTreeSet::new();
+    for _ in 0..n {
+        let m = dns_common::ask_with(&mut client, name, RecordType::A).await;
+        if let Some(first) = addresses_in_order(&m).first() {
+            out.insert(*first);
+        }
+    }
+    out
+}
+
+fn addresses_in_order(m: &hickory_proto::op::Message) -> Vec<IpAddr> {
+    m.answers()
+        .iter()
+        .filter_map(|r| match r.data() {
+            RData::A(a) => Some(IpAddr::V4(a.0)),
+            _ => None,
+        })
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_bad_update_key_shows_in_the_status() {
-    let Some(bind) = Bind::start("example.com", &[], 0) else {
+async fn a_fleet_answers_with_every_live_node_and_drops_a_silent_one_within_15_s() {
+    let Some(url) = postgres_database().await else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let (zone, token) = zone_and_token(dir.path());
-    let wrong = bind.wrong_key_file();
-    let node = Node::with(
-        dir.path(),
-        &[
-            "--edge-ipv4-pool",
-            "127.62.4.0/24",
-            "--dns-update",
-            &bind.addr.to_string(),
-            "--dns-update-key",
-            wrong.to_str().unwrap(),
-        ],
-    );
-    let apps = format!("/zones/{zone}/spectrum/apps");
-    let created = api(
-        &node,
+    let store = ["--store", url.as_str()];
+    let (zone, token) = zone_and_token_with(dir.path(), &store);
+    let start = |name: &str, pool: &str| {
+        let d = tempfile::tempdir().unwrap();
+        let node = Node::with(
+            d.path(),
+            &[
+                &store[..],
+                &[
+                    "--node-name",
+                    name,
+                    "--edge-ipv4-pool",
+                    pool,
+                    "--dns-listen",
+                    "127.0.0.1:0",
+                ],
+            ]
+            .concat(),
+        );
+        (node, d)
+    };
+    let (mut n1, _d1) = start("dns-n1", "127.62.5.0/24");
+    let (mut n2, _d2) = start("dns-n2", "127.62.6.0/24");
+    let (dns1, dns2) = (n1.dns_addr(), n2.dns_addr());
+    api(
+        &n1,
         &token,
         reqwest::Method::POST,
-        &apps,
+        &format!("/zones/{zone}/spectrum/apps"),
         Some(app(
             "ssh.example.com",
-            2205,
+            2206,
             json!({"type": "dynamic", "connectivity": "ipv4"}),
         )),
     )
     .await;
-    let id = created["result"]["id"].as_str().unwrap();
-    let started = Instant::now();
-    loop {
-        let status = api(
-            &node,
-            &token,
-            reqwest::Method::GET,
-            &format!("{apps}/{id}/status"),
-            None,
-        )
-        .await;
-        if let Some(error) = status["result"]["dns"]["update"]["error"].as_str() {
-            assert!(
-                error.contains("refused the TSIG key \"spectra-test\""),
-                "{error}"
-            );
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "no error reported: {status}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    // A peer's listeners arrive with its next heartbeat (every 3 s).
+    let both = ["127.62.5.1", "127.62.6.1"];
+    answers_within(dns1, "ssh.example.com.", &both, Duration::from_secs(5)).await;
+    answers_within(dns2, "ssh.example.com.", &both, Duration::from_secs(5)).await;
     assert_eq!(
-        lookup(bind.addr, "ssh.example.com.").await,
-        Vec::<IpAddr>::new()
+        leaders(dns1, "ssh.example.com.", 4).await.len(),
+        2,
+        "the order rotates"
     );
+    // n2 dies without a word: n1 stops answering with it within 15 s.
+    n2.signal("-9");
+    let took = answers_within(
+        dns1,
+        "ssh.example.com.",
+        &["127.62.5.1"],
+        Duration::from_secs(15),
+    )
+    .await;
+    eprintln!("a silent node left the answers after {took:?}");
+    drop(n2);
+    drop(n1);
 }

@@ -49,3 +49,20 @@ pub async fn lookup(addr: SocketAddr, name: &str) -> Vec<IpAddr> {
     out.extend(addresses(&ask(addr, name, RecordType::AAAA).await));
     out
 }
+
+/// A hickory client over UDP.
+pub async fn udp_client(addr: SocketAddr) -> Client {
+    let stream =
+        hickory_proto::udp::UdpClientStream::builder(addr, TokioRuntimeProvider::new()).build();
+    let (client, bg) = Client::connect(stream).await.unwrap();
+    tokio::spawn(bg);
+    client
+}
+
+pub async fn ask_with(client: &mut Client, qname: &str, kind: RecordType) -> Message {
+    client
+        .query(Name::from_str(qname).unwrap(), DNSClass::IN, kind)
+        .await
+        .unwrap()
+        .into_message()
+}

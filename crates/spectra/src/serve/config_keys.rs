@@ -51,6 +51,17 @@ const KEYS: &[(&str, &str)] = &[
     ("tls_cert_dir = \"/tmp/k-certs\"", "/tmp/k-certs"),
     ("origin_ca = \"/tmp/k-ca.pem\"", "/tmp/k-ca.pem"),
     ("geoip_db = [\"/tmp/k.mmdb\"]", "/tmp/k.mmdb"),
+    (
+        "dns_listen = [\"127.0.0.1:5399\"]",
+        "listen: [127.0.0.1:5399]",
+    ),
+    ("dns_nameservers = [\"ns7.example.net\"]", "ns7.example.net"),
+    ("dns_ttl = 77", "ttl: 77"),
+    ("dns_update = \"127.0.0.1:5398\"", "127.0.0.1:5398"),
+    (
+        "dns_update = \"127.0.0.1:5397\"\ndns_update_key = \"/tmp/k.key\"",
+        "(127.0.0.1:5397, Some(\"/tmp/k.key\"))",
+    ),
 ];
 
 #[derive(Parser)]

@@ -48,7 +48,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,hickory_server=warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -223,6 +223,7 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
             snapshots: snapshots.clone(),
             board,
             ttl: settings.dns.zone.ttl,
+            fleet: settings.store.is_some(),
         },
         publication_out,
         shutdown.clone(),
