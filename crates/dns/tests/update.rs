@@ -67,6 +67,21 @@ fn start(
     }
 }
 
+/// The first error the updater reports, within 5 s.
+async fn first_error(u: &mut Updater) -> String {
+    let wait = async {
+        loop {
+            if let Some(e) = u.state.borrow_and_update().error.clone() {
+                return e;
+            }
+            u.state.changed().await.unwrap();
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), wait)
+        .await
+        .expect("no error reported")
+}
+
 /// Waits up to `within` for `name` to have `want` at BIND.
 async fn eventually(bind: &Bind, name: &str, want: &[&str], within: Duration) {
     let want: Vec<IpAddr> = want.iter().map(|s| ip(s)).collect();
@@ -187,16 +202,7 @@ async fn a_bad_key_is_reported_as_such() {
         &owned,
         publication(&[("a.example.com", &["127.0.1.1"])]),
     );
-    let error = tokio::time::timeout(Duration::from_secs(5), async {
-        loop {
-            if let Some(e) = u.state.borrow_and_update().error.clone() {
-                return e;
-            }
-            u.state.changed().await.unwrap();
-        }
-    })
-    .await
-    .expect("no error reported");
+    let error = first_error(&mut u).await;
     assert!(
         error.contains("refused the TSIG key \"spectra-test\""),
         "{error}"
@@ -222,16 +228,7 @@ async fn an_unreachable_server_is_retried_until_it_answers() {
         &owned,
         publication(&[("a.example.com", &["127.0.1.1"])]),
     );
-    let error = tokio::time::timeout(Duration::from_secs(5), async {
-        loop {
-            if let Some(e) = u.state.borrow_and_update().error.clone() {
-                return e;
-            }
-            u.state.changed().await.unwrap();
-        }
-    })
-    .await
-    .expect("no error reported");
+    let error = first_error(&mut u).await;
     assert!(error.contains("cannot reach the DNS server"), "{error}");
     // BIND comes up on that port: the same updater, retrying with backoff, gets through.
     let Some(bind) = Bind::start_with_key("example.com", &[], port, &key) else {

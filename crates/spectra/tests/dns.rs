@@ -8,7 +8,7 @@ mod dns_support;
 
 use common::*;
 use dns_support::dns_common::{self, addresses, ask};
-use dns_support::{answers_within, api, app, ip};
+use dns_support::{answers_within, app, ip, Zone};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{RData, RecordType};
 use serde_json::json;
@@ -35,48 +35,20 @@ async fn answers_follow_the_api_within_a_second() {
         ],
     );
     let dns = node.dns_addr();
-    let apps = format!("/zones/{zone}/spectrum/apps");
-    let post = reqwest::Method::POST;
-    let dynamic = api(
-        &node,
-        &token,
-        post.clone(),
-        &apps,
-        Some(app(
-            "ssh.example.com",
-            2201,
-            json!({"type": "dynamic", "connectivity": "all"}),
-        )),
-    )
-    .await;
-    let id = dynamic["result"]["id"].as_str().unwrap().to_owned();
-    let took = answers_within(
-        dns,
-        "ssh.example.com.",
-        &["127.62.0.1", "::1"],
-        Duration::from_secs(1),
-    )
-    .await;
+    let z = Zone {
+        node: &node,
+        token: &token,
+        id: &zone,
+    };
+    let second = Duration::from_secs(1);
+    let all = json!({"type": "dynamic", "connectivity": "all"});
+    let id = z.create(app("ssh.example.com", 2201, all)).await;
+    let took = answers_within(dns, "ssh.example.com.", &["127.62.0.1", "::1"], second).await;
     eprintln!("a new app answered after {took:?}");
-    api(
-        &node,
-        &token,
-        post.clone(),
-        &apps,
-        Some(app(
-            "static.example.com",
-            2202,
-            json!({"type": "static", "ips": ["127.62.1.5"]}),
-        )),
-    )
-    .await;
-    answers_within(
-        dns,
-        "static.example.com.",
-        &["127.62.1.5"],
-        Duration::from_secs(1),
-    )
-    .await;
+    let fixed = json!({"type": "static", "ips": ["127.62.1.5"]});
+    z.create(app("static.example.com", 2202, fixed)).await;
+    answers_within(dns, "static.example.com.", &["127.62.1.5"], second).await;
+
     // The TTL and the apex come from the flags.
     let a = ask(dns, "ssh.example.com.", RecordType::A).await;
     assert!(a.authoritative());
@@ -91,75 +63,25 @@ async fn answers_follow_the_api_within_a_second() {
         panic!("no SOA: {nx:?}")
     };
     assert_eq!(soa.mname().to_string(), "ns1.example.net.");
-    assert_eq!(
-        ask(dns, "example.org.", RecordType::A)
-            .await
-            .response_code(),
-        ResponseCode::Refused
-    );
+    let outside = ask(dns, "example.org.", RecordType::A).await;
+    assert_eq!(outside.response_code(), ResponseCode::Refused);
+
     // What is published, three ways.
-    let status = api(
-        &node,
-        &token,
-        reqwest::Method::GET,
-        &format!("{apps}/{id}/status"),
-        None,
-    )
-    .await;
+    let status = z.status(&id).await;
+    let published = json!({"name": "ssh.example.com", "published": ["127.62.0.1", "::1"]});
+    assert_eq!(status["dns"], published);
+    let record = |name: &str, kind: &str, ip: &str| (name.into(), kind.into(), ip.into(), 17);
     assert_eq!(
-        status["result"]["dns"],
-        json!({"name": "ssh.example.com", "published": ["127.62.0.1", "::1"]})
-    );
-    let records = api(
-        &node,
-        &token,
-        reqwest::Method::GET,
-        &format!("/zones/{zone}/dns_records"),
-        None,
-    )
-    .await;
-    let listed: Vec<(String, String, String, u64)> = records["result"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            (
-                r["name"].as_str().unwrap().into(),
-                r["type"].as_str().unwrap().into(),
-                r["content"].as_str().unwrap().into(),
-                r["ttl"].as_u64().unwrap(),
-            )
-        })
-        .collect();
-    assert_eq!(
-        listed,
+        z.records().await,
         [
-            (
-                "ssh.example.com".into(),
-                "A".into(),
-                "127.62.0.1".into(),
-                17
-            ),
-            ("ssh.example.com".into(), "AAAA".into(), "::1".into(), 17),
-            (
-                "static.example.com".into(),
-                "A".into(),
-                "127.62.1.5".into(),
-                17
-            ),
+            record("ssh.example.com", "A", "127.62.0.1"),
+            record("ssh.example.com", "AAAA", "::1"),
+            record("static.example.com", "A", "127.62.1.5"),
         ]
     );
     let out = std::process::Command::new(BIN)
-        .args([
-            "dns",
-            "records",
-            "--zone",
-            "example.com",
-            "--token",
-            &token,
-            "--api-url",
-            &node.base,
-        ])
+        .args(["dns", "records", "--zone", "example.com", "--token", &token])
+        .args(["--api-url", &node.base])
         .output()
         .unwrap();
     assert!(
@@ -168,55 +90,20 @@ async fn answers_follow_the_api_within_a_second() {
         String::from_utf8_lossy(&out.stderr)
     );
     let printed = String::from_utf8(out.stdout).unwrap();
-    assert!(
-        printed
-            .lines()
-            .any(|l| l.starts_with("static.example.com") && l.contains("127.62.1.5")),
-        "{printed}"
-    );
+    let line = |l: &str| l.starts_with("static.example.com") && l.contains("127.62.1.5");
+    assert!(printed.lines().any(line), "{printed}");
+
     // A rename moves the records within a second; a delete removes them.
-    let renamed = app(
-        "shell.example.com",
-        2201,
-        json!({"type": "dynamic", "connectivity": "ipv4"}),
-    );
-    api(
-        &node,
-        &token,
-        reqwest::Method::PUT,
-        &format!("{apps}/{id}"),
-        Some(renamed),
-    )
-    .await;
-    let took = answers_within(
-        dns,
-        "shell.example.com.",
-        &["127.62.0.1"],
-        Duration::from_secs(1),
-    )
-    .await;
+    let v4 = json!({"type": "dynamic", "connectivity": "ipv4"});
+    z.update(&id, app("shell.example.com", 2201, v4)).await;
+    let took = answers_within(dns, "shell.example.com.", &["127.62.0.1"], second).await;
     eprintln!("an update answered after {took:?}");
-    assert_eq!(
-        ask(dns, "ssh.example.com.", RecordType::A)
-            .await
-            .response_code(),
-        ResponseCode::NXDomain
-    );
-    api(
-        &node,
-        &token,
-        reqwest::Method::DELETE,
-        &format!("{apps}/{id}"),
-        None,
-    )
-    .await;
-    answers_within(dns, "shell.example.com.", &[], Duration::from_secs(1)).await;
-    assert_eq!(
-        ask(dns, "shell.example.com.", RecordType::A)
-            .await
-            .response_code(),
-        ResponseCode::NXDomain
-    );
+    let old = ask(dns, "ssh.example.com.", RecordType::A).await;
+    assert_eq!(old.response_code(), ResponseCode::NXDomain);
+    z.delete(&id).await;
+    answers_within(dns, "shell.example.com.", &[], second).await;
+    let gone = ask(dns, "shell.example.com.", RecordType::A).await;
+    assert_eq!(gone.response_code(), ResponseCode::NXDomain);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -234,41 +121,19 @@ async fn a_listener_in_error_is_not_published() {
         ],
     );
     let dns = node.dns_addr();
-    let apps = format!("/zones/{zone}/spectrum/apps");
-    let held = api(
-        &node,
-        &token,
-        reqwest::Method::POST,
-        &apps,
-        Some(app(
-            "held.example.com",
-            2203,
-            json!({"type": "static", "ips": ["127.62.2.1", "127.62.2.2"]}),
-        )),
-    )
-    .await;
-    let id = held["result"]["id"].as_str().unwrap();
+    let z = Zone {
+        node: &node,
+        token: &token,
+        id: &zone,
+    };
+    let ips = json!({"type": "static", "ips": ["127.62.2.1", "127.62.2.2"]});
+    let id = z.create(app("held.example.com", 2203, ips)).await;
     // 127.62.2.2 binds; 127.62.2.1's port is held by another program.
-    answers_within(
-        dns,
-        "held.example.com.",
-        &["127.62.2.2"],
-        Duration::from_secs(1),
-    )
-    .await;
-    let status = api(
-        &node,
-        &token,
-        reqwest::Method::GET,
-        &format!("{apps}/{id}/status"),
-        None,
-    )
-    .await;
-    assert_eq!(
-        status["result"]["listeners"][0]["state"], "error",
-        "{status}"
-    );
-    assert_eq!(status["result"]["dns"]["published"], json!(["127.62.2.2"]));
+    let second = Duration::from_secs(1);
+    answers_within(dns, "held.example.com.", &["127.62.2.2"], second).await;
+    let status = z.status(&id).await;
+    assert_eq!(status["listeners"][0]["state"], "error", "{status}");
+    assert_eq!(status["dns"]["published"], json!(["127.62.2.2"]));
     let a = ask(dns, "held.example.com.", RecordType::A).await;
     assert_eq!(addresses(&a), [ip("127.62.2.2")]);
 }
@@ -378,18 +243,13 @@ async fn a_fleet_answers_with_every_live_node_and_drops_a_silent_one_within_15_s
     let (mut n1, _d1) = start("dns-n1", "127.62.5.0/24");
     let (mut n2, _d2) = start("dns-n2", "127.62.6.0/24");
     let (dns1, dns2) = (n1.dns_addr(), n2.dns_addr());
-    api(
-        &n1,
-        &token,
-        reqwest::Method::POST,
-        &format!("/zones/{zone}/spectrum/apps"),
-        Some(app(
-            "ssh.example.com",
-            2206,
-            json!({"type": "dynamic", "connectivity": "ipv4"}),
-        )),
-    )
-    .await;
+    let z = Zone {
+        node: &n1,
+        token: &token,
+        id: &zone,
+    };
+    let v4 = json!({"type": "dynamic", "connectivity": "ipv4"});
+    z.create(app("ssh.example.com", 2206, v4)).await;
     // A peer's listeners arrive with its next heartbeat (every 3 s).
     let both = ["127.62.5.1", "127.62.6.1"];
     answers_within(dns1, "ssh.example.com.", &both, Duration::from_secs(5)).await;
@@ -409,6 +269,4 @@ async fn a_fleet_answers_with_every_live_node_and_drops_a_silent_one_within_15_s
     )
     .await;
     eprintln!("a silent node left the answers after {took:?}");
-    drop(n2);
-    drop(n1);
 }

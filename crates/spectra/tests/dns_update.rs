@@ -8,11 +8,28 @@ mod dns_support;
 use common::*;
 use dns_support::dns_common::bind::Bind;
 use dns_support::dns_common::{ask, lookup};
-use dns_support::{answers_within, api, app};
+use dns_support::{answers_within, app, Zone};
 use hickory_proto::rr::RecordType;
 use serde_json::json;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
+
+/// A node that sends RFC 2136 updates to `bind`, signed with `key_file`, with `extra` flags.
+fn node_updating(
+    dir: &std::path::Path,
+    bind: &Bind,
+    key_file: &std::path::Path,
+    extra: &[&str],
+) -> Node {
+    let server = bind.addr.to_string();
+    let key = key_file.to_str().unwrap();
+    let flags = [
+        &["--dns-update", &server, "--dns-update-key", key][..],
+        extra,
+    ]
+    .concat();
+    Node::with(dir, &flags)
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dns_update_keeps_a_bind_server_in_step() {
@@ -21,71 +38,24 @@ async fn dns_update_keeps_a_bind_server_in_step() {
     };
     let dir = tempfile::tempdir().unwrap();
     let (zone, token) = zone_and_token(dir.path());
-    let server = bind.addr.to_string();
-    let node = Node::with(
-        dir.path(),
-        &[
-            "--edge-ipv4-pool",
-            "127.62.3.0/24",
-            "--dns-ttl",
-            "45",
-            "--dns-update",
-            &server,
-            "--dns-update-key",
-            bind.key_file.to_str().unwrap(),
-        ],
-    );
-    let apps = format!("/zones/{zone}/spectrum/apps");
-    let created = api(
-        &node,
-        &token,
-        reqwest::Method::POST,
-        &apps,
-        Some(app(
-            "ssh.example.com",
-            2204,
-            json!({"type": "dynamic", "connectivity": "ipv4"}),
-        )),
-    )
-    .await;
-    let id = created["result"]["id"].as_str().unwrap();
-    answers_within(
-        bind.addr,
-        "ssh.example.com.",
-        &["127.62.3.1"],
-        Duration::from_secs(3),
-    )
-    .await;
-    let a = ask(bind.addr, "ssh.example.com.", RecordType::A).await;
+    let extra = ["--edge-ipv4-pool", "127.62.3.0/24", "--dns-ttl", "45"];
+    let node = node_updating(dir.path(), &bind, &bind.key_file, &extra);
+    let z = Zone {
+        node: &node,
+        token: &token,
+        id: &zone,
+    };
+    let v4 = json!({"type": "dynamic", "connectivity": "ipv4"});
+    let id = z.create(app("ssh.example.com", 2204, v4)).await;
+    let (seconds, name) = (Duration::from_secs(3), "ssh.example.com.");
+    answers_within(bind.addr, name, &["127.62.3.1"], seconds).await;
+    let a = ask(bind.addr, name, RecordType::A).await;
     assert_eq!(a.answers()[0].ttl(), 45, "--dns-ttl reaches the updates");
-    let status = api(
-        &node,
-        &token,
-        reqwest::Method::GET,
-        &format!("{apps}/{id}/status"),
-        None,
-    )
-    .await;
-    assert_eq!(
-        status["result"]["dns"]["update"],
-        json!({"server": server, "error": null})
-    );
-    api(
-        &node,
-        &token,
-        reqwest::Method::DELETE,
-        &format!("{apps}/{id}"),
-        None,
-    )
-    .await;
-    answers_within(bind.addr, "ssh.example.com.", &[], Duration::from_secs(3)).await;
-    answers_within(
-        bind.addr,
-        "other.example.com.",
-        &["192.0.2.1"],
-        Duration::from_secs(1),
-    )
-    .await;
+    let update = json!({"server": bind.addr.to_string(), "error": null});
+    assert_eq!(z.status(&id).await["dns"]["update"], update);
+    z.delete(&id).await;
+    answers_within(bind.addr, name, &[], seconds).await;
+    answers_within(bind.addr, "other.example.com.", &["192.0.2.1"], seconds).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -96,42 +66,23 @@ async fn a_bad_update_key_shows_in_the_status() {
     let dir = tempfile::tempdir().unwrap();
     let (zone, token) = zone_and_token(dir.path());
     let wrong = bind.wrong_key_file();
-    let node = Node::with(
+    let node = node_updating(
         dir.path(),
-        &[
-            "--edge-ipv4-pool",
-            "127.62.4.0/24",
-            "--dns-update",
-            &bind.addr.to_string(),
-            "--dns-update-key",
-            wrong.to_str().unwrap(),
-        ],
+        &bind,
+        &wrong,
+        &["--edge-ipv4-pool", "127.62.4.0/24"],
     );
-    let apps = format!("/zones/{zone}/spectrum/apps");
-    let created = api(
-        &node,
-        &token,
-        reqwest::Method::POST,
-        &apps,
-        Some(app(
-            "ssh.example.com",
-            2205,
-            json!({"type": "dynamic", "connectivity": "ipv4"}),
-        )),
-    )
-    .await;
-    let id = created["result"]["id"].as_str().unwrap();
+    let z = Zone {
+        node: &node,
+        token: &token,
+        id: &zone,
+    };
+    let v4 = json!({"type": "dynamic", "connectivity": "ipv4"});
+    let id = z.create(app("ssh.example.com", 2205, v4)).await;
     let started = Instant::now();
     loop {
-        let status = api(
-            &node,
-            &token,
-            reqwest::Method::GET,
-            &format!("{apps}/{id}/status"),
-            None,
-        )
-        .await;
-        if let Some(error) = status["result"]["dns"]["update"]["error"].as_str() {
+        let status = z.status(&id).await;
+        if let Some(error) = status["dns"]["update"]["error"].as_str() {
             assert!(
                 error.contains("refused the TSIG key \"spectra-test\""),
                 "{error}"

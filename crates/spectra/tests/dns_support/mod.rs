@@ -16,22 +16,70 @@ pub fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
 
-pub async fn api(
-    node: &Node,
-    token: &str,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> Value {
-    let mut request = reqwest::Client::new()
-        .request(method, format!("{}{path}", node.base))
-        .bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(&body);
+/// One zone's apps and DNS records over one node's API.
+pub struct Zone<'a> {
+    pub node: &'a Node,
+    pub token: &'a str,
+    pub id: &'a str,
+}
+
+impl Zone<'_> {
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut request = reqwest::Client::new()
+            .request(
+                method,
+                format!("{}/zones/{}{path}", self.node.base, self.id),
+            )
+            .bearer_auth(self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let (status, body) = send(request).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["result"].clone()
     }
-    let (status, body) = send(request).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body
+
+    /// Creates `app`; its id.
+    pub async fn create(&self, app: Value) -> String {
+        let created = self
+            .call(reqwest::Method::POST, "/spectrum/apps", Some(app))
+            .await;
+        created["id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn update(&self, id: &str, app: Value) {
+        let path = format!("/spectrum/apps/{id}");
+        self.call(reqwest::Method::PUT, &path, Some(app)).await;
+    }
+
+    pub async fn delete(&self, id: &str) {
+        let path = format!("/spectrum/apps/{id}");
+        self.call(reqwest::Method::DELETE, &path, None).await;
+    }
+
+    /// The app's status extension.
+    pub async fn status(&self, id: &str) -> Value {
+        let path = format!("/spectrum/apps/{id}/status");
+        self.call(reqwest::Method::GET, &path, None).await
+    }
+
+    /// `GET /dns_records`: (name, type, content, ttl) of each.
+    pub async fn records(&self) -> Vec<(String, String, String, u64)> {
+        let list = self.call(reqwest::Method::GET, "/dns_records", None).await;
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let text = |k: &str| r[k].as_str().unwrap().to_owned();
+                (
+                    text("name"),
+                    text("type"),
+                    text("content"),
+                    r["ttl"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    }
 }
 
 /// How long until `name` answers `want` (A and AAAA) at `dns`, failing past `within`.
