@@ -1,8 +1,8 @@
 //! The reconciler: diffs each published snapshot against the last one and adds, updates or
 //! drains app runtimes, so a change to one app never touches another's connections.
 
-use crate::app::AppRuntime;
-use crate::Node;
+use crate::node::Node;
+use crate::runtime::AppRuntime;
 use model::{diff, AppChange, Firewall, Snapshot};
 use std::collections::HashMap;
 use std::sync::Arc;

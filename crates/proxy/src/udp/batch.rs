@@ -13,7 +13,7 @@ use std::os::fd::{AsRawFd, RawFd};
 /// Datagrams per system call.
 pub const SLOTS: usize = 32;
 /// Room in front of each datagram, for a Simple Proxy Protocol header.
-pub const HEADROOM: usize = crate::spp::HEADER_LEN;
+pub const HEADROOM: usize = crate::wire::spp::HEADER_LEN;
 /// One slot holds the largest UDP payload after the headroom.
 const SLOT: usize = HEADROOM + 65_535;
 

@@ -6,6 +6,7 @@
 //! buffer, only bytes the peer cannot take yet are kept (in a buffer freed once sent), and the
 //! relay is a plain `Future` over the sockets' readiness, a few dozen bytes per connection.
 
+use crate::telemetry::outcome::Side;
 use socket2::SockRef;
 use std::cell::RefCell;
 use std::future::Future;
@@ -30,13 +31,6 @@ thread_local! {
 /// connection needs a buffer of its own. `f` must not call this again.
 fn with_scratch<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
     SCRATCH_BUF.with(|buf| f(&mut buf.borrow_mut()[..]))
-}
-
-/// Which end of a relay failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Side {
-    Client,
-    Origin,
 }
 
 /// How a relay ended, with the bytes moved each way.
@@ -237,7 +231,7 @@ pub async fn relay(client: &TcpStream, origin: &TcpStream, idle: Duration) -> Re
         down: Direction::default(),
         active: Instant::now(),
     };
-    let ended = crate::idle::timeout(&mut relay, |r| r.active, idle).await;
+    let ended = super::idle::timeout(&mut relay, |r| r.active, idle).await;
     Relayed {
         client_bytes: relay.up.moved,
         origin_bytes: relay.down.moved,

@@ -1,7 +1,7 @@
 //! Origins named by DNS (`origin_dns`): resolved with hickory, kept for the app's `ttl`, and
 //! refreshed in the background before it runs out. A failed refresh keeps the last good answer.
 
-use crate::balancer::{Balancer, Target};
+use super::balancer::{Balancer, Target};
 use hickory_resolver::config::{
     LookupIpStrategy, NameServerConfigGroup, ResolveHosts, ResolverConfig,
 };

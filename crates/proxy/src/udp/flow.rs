@@ -1,12 +1,12 @@
 //! One UDP flow: a client's socket to its origin, the task that sends the origin's replies
 //! back, and the line logged when it ends.
 
-use crate::access_log::{log_time, ConnectionEvent};
-use crate::app::{AppShared, Settings};
-use crate::balancer::Target;
-use crate::batch::{self, with_slots, Slots};
-use crate::flows::Activity;
-use crate::spp;
+use super::batch::{self, with_slots, Slots};
+use super::flows::Activity;
+use crate::origin::balancer::Target;
+use crate::runtime::context::{AppShared, Settings};
+use crate::telemetry::access_log::{log_time, ConnectionEvent};
+use crate::wire::spp;
 use model::ProxyProtocol;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -107,7 +107,7 @@ pub(crate) fn open(
     }
     let Ok(slot) = node.udp_flows.clone().try_acquire_owned() else {
         node.counters.udp_flows_refused.fetch_add(1, Relaxed);
-        crate::listener::warn_limit(
+        crate::listen::warn_limit(
             node,
             "UDP flow limit reached: dropping datagrams of new flows",
         );
@@ -202,7 +202,7 @@ fn back(flow: &Flow, slots: &Slots, n: usize) {
                 Some((client, _)) if client == flow.client => &datagram[spp::HEADER_LEN..],
                 _ => {
                     flow.app.node.counters.spp_malformed.fetch_add(1, Relaxed);
-                    crate::listener::warn_limit(
+                    crate::listen::warn_limit(
                         &flow.app.node,
                         "origin reply without a matching Simple Proxy Protocol header dropped",
                     );

@@ -2,7 +2,7 @@
 //! a leaf of at most 90 days, and issues a new one, without a restart, once two thirds of a
 //! leaf's life has passed.
 
-use crate::tls::{provider, Certified};
+use super::keys::{provider, Certified};
 use arc_swap::ArcSwap;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 use rustls::pki_types::pem::PemObject;

@@ -1,19 +1,17 @@
 //! Certificates for apps with `tls` set: the operator's for a hostname, or one the node's own
 //! CA issues; and the rustls configurations of each app's edge (server) and origin (client) side.
 
-use crate::node_ca::NodeCa;
+use super::keys::{provider, Certified};
+use super::node_ca::NodeCa;
 use model::{App, Origin, Tls};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, ServerConfig, SignatureScheme};
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 use tokio_rustls::TlsConnector;
-
-/// A certificate chain and its key.
-pub type Certified = (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>);
 
 /// What the node knows of TLS, from `serve`'s flags and data dir.
 #[derive(Default)]
@@ -37,10 +35,6 @@ impl fmt::Debug for TlsOptions {
             .field("origin_roots", &self.origin_roots.len())
             .finish()
     }
-}
-
-pub(crate) fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
 }
 
 /// An app's TLS: the edge side for clients, and for `full` and `strict` the origin side.

@@ -2,10 +2,10 @@
 //! TLS for `full` and `strict`, after the PROXY header in the clear), then the decrypted bytes
 //! both ways.
 
-use crate::app::{AppShared, Settings};
-use crate::connection::{connect, limit, proxy_header, relay_status, tune, Outcome};
-use crate::relay::Side;
-use crate::tls::AppTls;
+use super::certs::AppTls;
+use crate::runtime::context::{AppShared, Settings};
+use crate::tcp::connect::{connect, tune};
+use crate::telemetry::outcome::{limit, relay_status, Outcome, Side};
 use socket2::SockRef;
 use std::io;
 use std::net::SocketAddr;
@@ -71,7 +71,7 @@ pub(crate) async fn proxy(
         }
     };
     tune(SockRef::from(&origin));
-    if let Some(header) = proxy_header(settings, peer, edge) {
+    if let Some(header) = settings.proxy_header(peer, edge) {
         if let Err(e) = origin.write_all(&header).await {
             return (
                 "disconnect",
@@ -117,7 +117,7 @@ async fn relay(
     };
     let copy = Box::pin(tokio::io::copy_bidirectional(&mut client, &mut origin));
     let last_active = |_: &_| start + Duration::from_millis(active.load(Ordering::Relaxed));
-    match crate::idle::timeout(copy, last_active, idle).await {
+    match crate::tcp::idle::timeout(copy, last_active, idle).await {
         None => (limit::IDLE, 0, 0),
         Some(Ok((up, down))) => (200, up, down),
         Some(Err(error)) => {

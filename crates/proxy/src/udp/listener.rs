@@ -1,13 +1,13 @@
 //! An edge UDP listener: one socket per edge address and port. Each client address is a flow
-//! (see `udp_flow`) with its own socket connected to the origin it was given, until idle for
+//! (see `flow`) with its own socket connected to the origin it was given, until idle for
 //! the timeout; replies go back from the edge address and port the client sent to.
 
-use crate::app::AppShared;
-use crate::batch::{self, with_slots, Slots};
-use crate::flows::FlowTable;
-use crate::listener::{self, Listener};
-use crate::udp_flow::{end, open, Entry};
-use crate::{proxy_header, spp};
+use super::batch::{self, with_slots, Slots};
+use super::flow::{end, open, Entry};
+use super::flows::FlowTable;
+use crate::listen::{self, Listener};
+use crate::runtime::context::AppShared;
+use crate::wire::{proxy_header, spp};
 use model::{ProxyProtocol, Transport};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
@@ -37,7 +37,7 @@ fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
 
 /// A UDP listener on `addr` for the app.
 pub(crate) fn start(addr: SocketAddr, app: Arc<AppShared>) -> Listener {
-    listener::start_with(
+    listen::start_with(
         addr,
         Transport::Udp,
         app,

@@ -1,0 +1,7 @@
+//! What the data plane reports: how each connection ended (statuses, the failing side), the
+//! connection log, listener states and drop counters.
+
+pub mod access_log;
+pub mod counters;
+pub mod outcome;
+pub mod status;
