@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -19,6 +19,7 @@ let server;
 let baseURL;
 let admin;
 let reader;
+let certifier;
 let key;
 const email = 'ops@example.com';
 
@@ -59,6 +60,7 @@ before(async () => {
   baseURL = line.replace('Spectra API listening on ', '');
   key = cli('user', 'create', email);
   admin = cli('token', 'create', '--permission', 'zone-write', '--permission', 'zone-settings-write');
+  certifier = cli('token', 'create', '--permission', 'ssl-certificates-write');
   reader = cli('token', 'create', '--permission', 'zone-settings-read');
 });
 
@@ -314,4 +316,48 @@ test('dns.records.list shows the addresses published for an app', async () => {
     [[`pub.${zone.name}`, 'A', '127.0.9.8', 30, false]],
   );
   await cf.spectrum.apps.delete(app.id, { zone_id: zone.id });
+});
+
+/** A fresh self-signed ECDSA certificate for `names` and its key (openssl), as PEM. */
+function certificate(...names) {
+  const dir = mkdtempSync(join(tmpdir(), 'spectra-cert-'));
+  execFileSync('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+    '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '30',
+    '-subj', `/CN=${names[0]}`, '-addext', `subjectAltName=${names.map((n) => `DNS:${n}`).join(',')}`,
+  ], { stdio: 'ignore' });
+  return [readFileSync(join(dir, 'cert.pem'), 'utf8'), readFileSync(join(dir, 'key.pem'), 'utf8')];
+}
+
+test('custom certificates: lifecycle and refusals', async () => {
+  const zone = await newZone();
+  const { cf, requests } = counted({ apiToken: certifier });
+  const certs = cf.customCertificates;
+  const [pem, key] = certificate(`www.${zone.name}`);
+  const created = await certs.create({ zone_id: zone.id, certificate: pem, private_key: key });
+  assert.equal(created.id.length, 32);
+  assert.deepEqual(created.hosts, [`www.${zone.name}`]);
+  assert.equal(created.status, 'active');
+  assert.equal(created.private_key, undefined);
+  const listed = [];
+  for await (const c of certs.list({ zone_id: zone.id })) listed.push(c.id);
+  assert.deepEqual(listed, [created.id]);
+  assert.deepEqual(await certs.get(created.id, { zone_id: zone.id }), created);
+  const edited = await certs.edit(created.id, { zone_id: zone.id, bundle_method: 'force' });
+  assert.equal(edited.bundle_method, 'force');
+  assert.deepEqual(await certs.delete(created.id, { zone_id: zone.id }), { id: created.id });
+  await assert.rejects(certs.get(created.id, { zone_id: zone.id }), Cloudflare.NotFoundError);
+
+  const fixtures = join(import.meta.dirname, 'fixtures');
+  const expired = [readFileSync(join(fixtures, 'expired.crt'), 'utf8'), readFileSync(join(fixtures, 'expired.key'), 'utf8')];
+  const [, otherKey] = certificate(`www.${zone.name}`);
+  const foreign = certificate('www.example.org');
+  for (const [[c, k], says] of [[[pem, otherKey], 'does not match'], [expired, 'expired on'], [foreign, 'outside the zone']]) {
+    const sent = requests.length;
+    await assert.rejects(
+      certs.create({ zone_id: zone.id, certificate: c, private_key: k }),
+      (e) => e instanceof Cloudflare.BadRequestError && e.message.includes(says),
+    );
+    assert.equal(requests.length, sent + 1, 'a 400 is not retried');
+  }
 });

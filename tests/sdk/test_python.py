@@ -80,6 +80,7 @@ class Node:
             "--permission", "zone-write", "--permission", "zone-settings-write",
         )
         self.reader = cli(self.data_dir, "token", "create", "--permission", "zone-settings-read")
+        self.certificates = cli(self.data_dir, "token", "create", "--permission", "ssl-certificates-write")
 
     def stop(self):
         self.proc.terminate()
@@ -370,3 +371,54 @@ def test_dns_records_list_shows_the_published_addresses(client, zone):
     a_only = list(cf.dns.records.list(zone_id=zone.id, type="AAAA"))
     assert a_only == []
     cf.spectrum.apps.delete(app.id, zone_id=zone.id)
+
+
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
+
+
+def certificate(*names):
+    """A fresh self-signed ECDSA certificate for `names` and its key (openssl), as PEM."""
+    d = tempfile.mkdtemp(prefix="spectra-cert-")
+    san = ",".join(f"DNS:{n}" for n in names)
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+         "-keyout", f"{d}/key.pem", "-out", f"{d}/cert.pem", "-days", "30", "-subj", f"/CN={names[0]}",
+         "-addext", f"subjectAltName={san}"],
+        check=True, capture_output=True,
+    )
+    return open(f"{d}/cert.pem").read(), open(f"{d}/key.pem").read()
+
+
+def test_custom_certificates_lifecycle_and_refusals(node, zone):
+    counted = Counted(node, api_token=node.certificates)
+    certs = counted.cf.custom_certificates
+    pem, key = certificate(f"www.{zone.name}", f"*.{zone.name}")
+    created = certs.create(zone_id=zone.id, certificate=pem, private_key=key, bundle_method="optimal")
+    assert len(created.id) == 32 and created.zone_id == zone.id
+    assert created.hosts == [f"www.{zone.name}", f"*.{zone.name}"]
+    assert (created.status, created.bundle_method, created.signature) == ("active", "optimal", "ECDSAWithSHA256")
+    assert created.expires_on > created.uploaded_on
+    assert "private_key" not in created.to_dict()
+    assert [c.id for c in certs.list(zone_id=zone.id)] == [created.id]
+    assert certs.get(created.id, zone_id=zone.id).to_dict() == created.to_dict()
+    renewed_pem, renewed_key = certificate(f"api.{zone.name}")
+    edited = certs.edit(created.id, zone_id=zone.id, certificate=renewed_pem, private_key=renewed_key)
+    assert edited.hosts == [f"api.{zone.name}"] and edited.uploaded_on == created.uploaded_on
+    assert certs.delete(created.id, zone_id=zone.id).id == created.id
+    with pytest.raises(cloudflare.NotFoundError):
+        certs.get(created.id, zone_id=zone.id)
+
+    _, other_key = certificate(f"www.{zone.name}")
+    foreign_pem, foreign_key = certificate("www.example.org")
+    expired = open(os.path.join(FIXTURES, "expired.crt")).read(), open(os.path.join(FIXTURES, "expired.key")).read()
+    for (p, k), code, says in [
+        ((pem, other_key), 1401, "does not match"),
+        (expired, 1400, "expired on 2020-01-02"),
+        ((foreign_pem, foreign_key), 1402, "outside the zone"),
+    ]:
+        sent = len(counted.requests)
+        with pytest.raises(cloudflare.BadRequestError) as e:
+            certs.create(zone_id=zone.id, certificate=p, private_key=k)
+        assert e.value.body["errors"][0]["code"] == code
+        assert says in str(e.value), str(e.value)
+        assert len(counted.requests) == sent + 1, "a 400 is not retried"

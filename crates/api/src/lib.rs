@@ -3,6 +3,7 @@
 mod access_rules;
 mod apps;
 mod auth;
+mod certificates;
 mod degraded;
 mod dns_records;
 mod envelope;
@@ -155,6 +156,16 @@ pub fn router(state: ApiState) -> Router {
             get(access_rules::get_one)
                 .patch(access_rules::edit)
                 .delete(access_rules::delete),
+        )
+        .route(
+            "/zones/{zone_id}/custom_certificates",
+            get(certificates::list).post(certificates::create),
+        )
+        .route(
+            "/zones/{zone_id}/custom_certificates/{certificate_id}",
+            get(certificates::get_one)
+                .patch(certificates::edit)
+                .delete(certificates::delete),
         )
         .route("/user/tokens/verify", get(zones::verify_token))
         .route("/spectra/nodes", get(nodes::list));

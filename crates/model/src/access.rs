@@ -9,6 +9,8 @@ crate::choice::choice! {
         ZoneSettingsWrite = "zone-settings-write",
         AnalyticsRead = "analytics-read",
         ZoneWrite = "zone-write",
+        SslCertificatesRead = "ssl-certificates-read",
+        SslCertificatesWrite = "ssl-certificates-write",
     }
 }
 
@@ -20,6 +22,8 @@ impl Permission {
             Permission::ZoneSettingsWrite => "Zone Settings Write",
             Permission::AnalyticsRead => "Analytics Read",
             Permission::ZoneWrite => "Zone Write",
+            Permission::SslCertificatesRead => "SSL and Certificates Read",
+            Permission::SslCertificatesWrite => "SSL and Certificates Write",
         }
     }
 
@@ -29,6 +33,10 @@ impl Permission {
             || matches!(
                 (self, wanted),
                 (Permission::ZoneSettingsWrite, Permission::ZoneSettingsRead)
+                    | (
+                        Permission::SslCertificatesWrite,
+                        Permission::SslCertificatesRead
+                    )
             )
     }
 }

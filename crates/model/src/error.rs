@@ -6,6 +6,13 @@ pub mod codes {
     pub const ZONE_NAME: u32 = 1099;
     /// A zone with that name exists already.
     pub const ZONE_EXISTS: u32 = 1061;
+    /// A custom certificate that is malformed, expired or not yet valid (Spectra's code).
+    pub const CERTIFICATE: u32 = 1400;
+    /// A custom certificate's private key that is malformed, unsupported or does not match the
+    /// certificate (Spectra's code).
+    pub const PRIVATE_KEY: u32 = 1401;
+    /// A custom certificate naming a host outside its zone (Spectra's code).
+    pub const CERTIFICATE_HOSTS: u32 = 1402;
     /// A field has a wrong type, a missing required value or a value outside its enum.
     pub const INVALID_FIELD: u32 = 10001;
     /// A JSON field that the app object does not have.

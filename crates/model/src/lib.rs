@@ -3,6 +3,7 @@
 mod access;
 mod access_rule;
 mod app;
+mod certificate;
 mod choice;
 mod edge;
 mod error;
@@ -25,6 +26,9 @@ pub use access_rule::{
 pub use app::{
     App, AppConfig, Connectivity, Dns, DnsType, EdgeIps, Origin, OriginDns, OriginDnsType,
     OriginPort, OriginUri, ProxyProtocol, Tls, TrafficType,
+};
+pub use certificate::{
+    certified_key, BundleMethod, Certificate, CertificateFields, CertificateType, Inspected,
 };
 pub use edge::assign_edge_addresses;
 pub use error::{codes, Invalid};

@@ -1,6 +1,6 @@
 //! The whole configuration at one store revision, and the pure diff the data plane reconciles from.
 
-use crate::{AccessRule, App, Zone};
+use crate::{AccessRule, App, Certificate, Zone};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -13,6 +13,8 @@ pub struct Snapshot {
     pub apps: BTreeMap<String, Arc<App>>,
     /// Each zone's access rules (zones without rules are absent).
     pub access_rules: BTreeMap<String, Arc<Vec<AccessRule>>>,
+    /// Each zone's custom certificates (zones without any are absent).
+    pub certificates: BTreeMap<String, Arc<Vec<Certificate>>>,
 }
 
 /// What the store reports as changed since a revision.
@@ -25,6 +27,8 @@ pub struct Changes {
     pub removed_apps: Vec<String>,
     /// The whole rule list of each zone whose rules changed (empty: it has none now).
     pub access_rules: Vec<(String, Vec<AccessRule>)>,
+    /// The whole certificate list of each zone whose certificates changed.
+    pub certificates: Vec<(String, Vec<Certificate>)>,
 }
 
 impl Changes {
@@ -34,6 +38,7 @@ impl Changes {
             && self.apps.is_empty()
             && self.removed_apps.is_empty()
             && self.access_rules.is_empty()
+            && self.certificates.is_empty()
     }
 }
 
@@ -53,6 +58,7 @@ impl Snapshot {
         for id in changes.removed_zones {
             next.zones.remove(&id);
             next.access_rules.remove(&id);
+            next.certificates.remove(&id);
         }
         for zone in changes.zones {
             next.zones.insert(zone.id.clone(), zone);
@@ -68,6 +74,13 @@ impl Snapshot {
                 next.access_rules.remove(&zone_id);
             } else {
                 next.access_rules.insert(zone_id, Arc::new(rules));
+            }
+        }
+        for (zone_id, certificates) in changes.certificates {
+            if certificates.is_empty() {
+                next.certificates.remove(&zone_id);
+            } else {
+                next.certificates.insert(zone_id, Arc::new(certificates));
             }
         }
         next

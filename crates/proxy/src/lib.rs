@@ -1,7 +1,7 @@
 //! Spectra's data plane: turns each published `Snapshot` into edge listeners that relay to origins.
 //!
 //! Modules, bottom to top (none imports one above it): `wire`, `telemetry`, `clients`, `geoip`,
-//! `origin`, `tls::{keys, node_ca, certs}` -> `options` -> `node` -> `runtime::context` -> `tcp::{connect, relay}`
+//! `origin`, `tls::{keys, node_ca, uploaded, certs}` -> `options` -> `node` -> `runtime::context` -> `tcp::{connect, relay}`
 //! -> `tls::session` -> `tcp::session` -> `listen` (with its TCP accept loop) -> `udp` ->
 //! `runtime` -> `supervisor` -> this file.
 
@@ -62,6 +62,7 @@ impl DataPlane {
                 udp_flows,
                 counters: Arc::default(),
                 firewalls: ArcSwap::default(),
+                uploaded: Arc::default(),
                 applied: watch::Sender::new(0),
                 epoch: Instant::now(),
             }),

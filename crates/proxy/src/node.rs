@@ -6,6 +6,7 @@ use crate::options::Options;
 use crate::telemetry::access_log::AccessLog;
 use crate::telemetry::counters::Counters;
 use crate::telemetry::status::StatusBoard;
+use crate::tls::uploaded::Uploaded;
 use arc_swap::ArcSwap;
 use model::{App, Firewall};
 use std::collections::HashMap;
@@ -32,6 +33,8 @@ pub(crate) struct Node {
     pub(crate) epoch: Instant,
     /// Each zone's IP Access Rules, for apps with `ip_firewall`.
     pub(crate) firewalls: ArcSwap<HashMap<String, Arc<Firewall>>>,
+    /// The zones' uploaded certificates, for every TLS app's handshakes.
+    pub(crate) uploaded: Arc<ArcSwap<Uploaded>>,
     /// The revision of the last snapshot the supervisor applied.
     pub(crate) applied: watch::Sender<u64>,
 }

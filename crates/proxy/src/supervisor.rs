@@ -3,6 +3,7 @@
 
 use crate::node::Node;
 use crate::runtime::AppRuntime;
+use crate::tls::uploaded::Uploaded;
 use model::{diff, AppChange, Firewall, Snapshot};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -35,6 +36,17 @@ pub(crate) async fn run(
                 .map(|(zone, rules)| (zone.clone(), Arc::new(Firewall::new(rules.iter()))))
                 .collect();
             node.firewalls.store(Arc::new(firewalls));
+        }
+        let certificates_changed = next.certificates.len() != current.certificates.len()
+            || next
+                .certificates
+                .iter()
+                .zip(&current.certificates)
+                .any(|((z1, c1), (z2, c2))| z1 != z2 || !Arc::ptr_eq(c1, c2));
+        if certificates_changed {
+            // The next handshake of every TLS app sees the new set.
+            let uploaded = Uploaded::build(next.certificates.values().flat_map(|c| c.iter()));
+            node.uploaded.store(Arc::new(uploaded));
         }
         for change in diff(&current, &next) {
             match change {

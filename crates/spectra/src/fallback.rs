@@ -121,6 +121,21 @@ impl Store for Fallback {
                 .and_then(|r| r.iter().find(|r| r.id == id).cloned()))
         })
     }
+    fn certificates(&self, zone_id: &str) -> Result<Vec<model::Certificate>> {
+        self.read(self.inner.certificates(zone_id), |s| {
+            Ok(s.certificates
+                .get(zone_id)
+                .map(|c| (**c).clone())
+                .unwrap_or_default())
+        })
+    }
+    fn certificate(&self, zone_id: &str, id: &str) -> Result<Option<model::Certificate>> {
+        self.read(self.inner.certificate(zone_id, id), |s| {
+            Ok(s.certificates
+                .get(zone_id)
+                .and_then(|c| c.iter().find(|c| c.id == id).cloned()))
+        })
+    }
     fn token_by_secret(&self, secret: &str) -> Result<Option<model::Token>> {
         self.read(self.inner.token_by_secret(secret), |_| {
             self.credentials().token(secret)
@@ -175,6 +190,24 @@ impl Store for Fallback {
     }
     fn delete_access_rule(&self, zone_id: &str, id: &str) -> Result<bool> {
         self.inner.delete_access_rule(zone_id, id)
+    }
+    fn create_certificate(
+        &self,
+        zone_id: &str,
+        fields: &model::CertificateFields,
+    ) -> Result<model::Certificate> {
+        self.inner.create_certificate(zone_id, fields)
+    }
+    fn update_certificate(
+        &self,
+        zone_id: &str,
+        id: &str,
+        fields: &model::CertificateFields,
+    ) -> Result<Option<model::Certificate>> {
+        self.inner.update_certificate(zone_id, id, fields)
+    }
+    fn delete_certificate(&self, zone_id: &str, id: &str) -> Result<bool> {
+        self.inner.delete_certificate(zone_id, id)
     }
     fn create_token(
         &self,

@@ -60,14 +60,16 @@ pub fn run(cmd: StoreCommand) -> anyhow::Result<()> {
                 .import(&dump)
                 .context("cannot write the target store")?;
             println!(
-                "copied {} zones, {} apps, {} tokens, {} users, {} access rules ({} rows were there already)",
+                "copied {} zones, {} apps, {} tokens, {} users, {} access rules, {} certificates ({} rows were there already)",
                 added.zones,
                 added.apps,
                 added.tokens,
                 added.users,
                 added.access_rules,
+                added.certificates,
                 dump.zones.len() + dump.apps.len() + dump.tokens.len() + dump.users.len()
                     + dump.access_rules.len()
+                    + dump.certificates.len()
                     - added.total()
             );
             Ok(())

@@ -53,6 +53,16 @@ pub struct RuleDump {
     pub modified_on: String,
 }
 
+/// A custom certificate's row: its stored document holds the private key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CertificateDump {
+    pub id: String,
+    pub zone_id: String,
+    pub uploaded_on: String,
+    pub modified_on: String,
+    pub data: String,
+}
+
 /// Every row of a store.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Dump {
@@ -61,6 +71,7 @@ pub struct Dump {
     pub tokens: Vec<TokenDump>,
     pub users: Vec<UserDump>,
     pub access_rules: Vec<RuleDump>,
+    pub certificates: Vec<CertificateDump>,
 }
 
 /// What an import added; rows already there (by id, or by name for zones and users) are kept.
@@ -71,11 +82,12 @@ pub struct Imported {
     pub tokens: usize,
     pub users: usize,
     pub access_rules: usize,
+    pub certificates: usize,
 }
 
 impl Imported {
     pub fn total(&self) -> usize {
-        self.zones + self.apps + self.tokens + self.users + self.access_rules
+        self.zones + self.apps + self.tokens + self.users + self.access_rules + self.certificates
     }
 }
 

@@ -128,6 +128,25 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<model::AccessRule>>;
     fn delete_access_rule(&self, zone_id: &str, id: &str) -> Result<bool>;
 
+    /// A zone's custom certificates, oldest first (with their private keys: for the data plane;
+    /// the API never shows them).
+    fn certificates(&self, zone_id: &str) -> Result<Vec<model::Certificate>>;
+    fn certificate(&self, zone_id: &str, id: &str) -> Result<Option<model::Certificate>>;
+    /// Fails with `NotFound("zone")` when the zone is gone.
+    fn create_certificate(
+        &self,
+        zone_id: &str,
+        fields: &model::CertificateFields,
+    ) -> Result<model::Certificate>;
+    /// `None` when there is no such certificate.
+    fn update_certificate(
+        &self,
+        zone_id: &str,
+        id: &str,
+        fields: &model::CertificateFields,
+    ) -> Result<Option<model::Certificate>>;
+    fn delete_certificate(&self, zone_id: &str, id: &str) -> Result<bool>;
+
     /// Returns the token and its secret, which is not stored and cannot be shown again.
     fn create_token(
         &self,

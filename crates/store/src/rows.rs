@@ -181,3 +181,63 @@ pub fn new_token(
     };
     (token, secret, row)
 }
+
+/// A custom certificate's stored document: everything but its id, zone and times, the key
+/// included (the database is the store's, kept as the node CA key is).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredCertificate {
+    certificate: String,
+    private_key: String,
+    bundle_method: String,
+    #[serde(rename = "type")]
+    kind: String,
+    hosts: Vec<String>,
+    issuer: String,
+    signature: String,
+    expires_on: String,
+}
+
+/// `id, zone_id, uploaded_on, modified_on, data`.
+pub type CertificateRow = (String, String, String, String, String);
+
+pub fn certificate_data(f: &model::CertificateFields) -> Result<String> {
+    serde_json::to_string(&StoredCertificate {
+        certificate: f.certificate.clone(),
+        private_key: f.private_key.clone(),
+        bundle_method: f.bundle_method.as_str().to_owned(),
+        kind: f.kind.as_str().to_owned(),
+        hosts: f.inspected.hosts.clone(),
+        issuer: f.inspected.issuer.clone(),
+        signature: f.inspected.signature.clone(),
+        expires_on: model::timestamp(f.inspected.expires_on),
+    })
+    .map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+pub fn to_certificate(
+    (id, zone_id, uploaded_on, modified_on, data): CertificateRow,
+) -> Result<model::Certificate> {
+    let corrupt = |e: String| StoreError::Corrupt(format!("custom certificate {id}: {e}"));
+    let s: StoredCertificate = serde_json::from_str(&data).map_err(|e| corrupt(e.to_string()))?;
+    let fields = model::CertificateFields {
+        bundle_method: model::BundleMethod::parse_field(&s.bundle_method, "bundle_method")
+            .map_err(|e| corrupt(e.message))?,
+        kind: model::CertificateType::parse_field(&s.kind, "type")
+            .map_err(|e| corrupt(e.message))?,
+        inspected: model::Inspected {
+            hosts: s.hosts,
+            issuer: s.issuer,
+            signature: s.signature,
+            expires_on: parse_time(&s.expires_on)?,
+        },
+        certificate: s.certificate,
+        private_key: s.private_key,
+    };
+    Ok(model::Certificate {
+        uploaded_on: parse_time(&uploaded_on)?,
+        modified_on: parse_time(&modified_on)?,
+        id,
+        zone_id,
+        fields,
+    })
+}

@@ -64,7 +64,7 @@ fn tls(app: &App, node: &Node) -> Option<Arc<AppTls>> {
     if app.config.protocol.transport != Transport::Tcp {
         return None;
     }
-    AppTls::new(app, &node.options.tls).map(Arc::new)
+    AppTls::new(app, &node.options.tls, &node.uploaded).map(Arc::new)
 }
 
 pub(crate) struct AppRuntime {

@@ -3,10 +3,14 @@
 
 use super::keys::{provider, Certified};
 use super::node_ca::NodeCa;
+use super::uploaded::Uploaded;
+use arc_swap::ArcSwap;
 use model::{App, Origin, Tls};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, ServerConfig, SignatureScheme};
 use std::collections::HashMap;
 use std::fmt;
@@ -49,7 +53,11 @@ pub(crate) struct AppTls {
 
 impl AppTls {
     /// `None` for `tls: off` (and for UDP apps, which cannot have TLS).
-    pub fn new(app: &App, options: &TlsOptions) -> Option<AppTls> {
+    pub fn new(
+        app: &App,
+        options: &TlsOptions,
+        uploaded: &Arc<ArcSwap<Uploaded>>,
+    ) -> Option<AppTls> {
         if app.config.tls == Tls::Off {
             return None;
         }
@@ -64,7 +72,7 @@ impl AppTls {
             Tls::Strict => Some(origin_config(Some(&options.origin_roots))),
             _ => None,
         };
-        let mut edge = edge_config(&hostname, options).map(Arc::new);
+        let mut edge = edge_config(&hostname, options, uploaded).map(Arc::new);
         let mut origin = None;
         if let Some(config) = client_config {
             match ServerName::try_from(origin_name) {
@@ -84,19 +92,69 @@ impl AppTls {
     }
 }
 
-/// The operator's certificate for `hostname`, else the node CA's, re-issued before it expires.
-fn edge_config(hostname: &str, options: &TlsOptions) -> Result<ServerConfig, String> {
-    let builder = ServerConfig::builder_with_provider(provider())
+/// Chooses the edge certificate at each handshake: an uploaded one covering the app's hostname
+/// (exact name, then wildcard; the newest), else the operator's file, else the node CA's. An
+/// upload, edit or delete applies to the next handshake.
+#[derive(Debug)]
+struct Chooser {
+    hostname: String,
+    uploaded: Arc<ArcSwap<Uploaded>>,
+    fallback: Option<Arc<dyn ResolvesServerCert>>,
+}
+
+impl ResolvesServerCert for Chooser {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        if let Some(key) = self
+            .uploaded
+            .load()
+            .find(&self.hostname, chrono::Utc::now())
+        {
+            return Some(key);
+        }
+        self.fallback.as_ref()?.resolve(hello)
+    }
+}
+
+/// The operator's certificate file for a hostname.
+#[derive(Debug)]
+struct Fixed(Arc<CertifiedKey>);
+
+impl ResolvesServerCert for Fixed {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.0.clone())
+    }
+}
+
+/// The edge configuration of `hostname`, choosing its certificate at each handshake.
+fn edge_config(
+    hostname: &str,
+    options: &TlsOptions,
+    uploaded: &Arc<ArcSwap<Uploaded>>,
+) -> Result<ServerConfig, String> {
+    let fallback: Option<Arc<dyn ResolvesServerCert>> =
+        match (options.certificates.get(hostname), &options.ca) {
+            (Some(certified), _) => {
+                let signing = provider()
+                    .key_provider
+                    .load_private_key(certified.1.clone_key())
+                    .map_err(|e| e.to_string())?;
+                let key = CertifiedKey::new(certified.0.clone(), signing);
+                Some(Arc::new(Fixed(Arc::new(key))))
+            }
+            (None, Some(ca)) => Some(Arc::new(ca.leaf_for(hostname)?)),
+            // Only an upload can serve this hostname.
+            (None, None) => None,
+        };
+    let chooser = Chooser {
+        hostname: hostname.to_owned(),
+        uploaded: uploaded.clone(),
+        fallback,
+    };
+    Ok(ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
-        .with_no_client_auth();
-    match (options.certificates.get(hostname), &options.ca) {
-        (Some(certified), _) => builder
-            .with_single_cert(certified.0.clone(), certified.1.clone_key())
-            .map_err(|e| e.to_string()),
-        (None, Some(ca)) => Ok(builder.with_cert_resolver(Arc::new(ca.leaf_for(hostname)?))),
-        (None, None) => Err("no certificate for this hostname and no node CA".into()),
-    }
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(chooser)))
 }
 
 /// A client config that verifies against the web PKI and `roots`, or (`None`) accepts any

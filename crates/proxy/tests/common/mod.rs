@@ -76,6 +76,7 @@ impl Edge {
                 .into_iter()
                 .map(|(zone, list)| (zone, Arc::new(list)))
                 .collect(),
+            certificates: Default::default(),
         };
         self.published.send_replace(Arc::new(snapshot));
         // Each snapshot reaches the data plane: a quick second one cannot hide the first.

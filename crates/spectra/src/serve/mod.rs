@@ -93,6 +93,13 @@ fn check_data_dir(dir: &std::path::Path) {
 }
 
 async fn serve(mut settings: Settings) -> anyhow::Result<()> {
+    // Before anything says the node is up: a SIGTERM (or Ctrl-C) that follows at once is a
+    // clean stop, not the default action's kill.
+    use tokio::signal::unix::{signal, SignalKind};
+    let stops = (
+        signal(SignalKind::terminate()).context("installing a SIGTERM handler")?,
+        signal(SignalKind::interrupt()).context("installing a SIGINT handler")?,
+    );
     check_data_dir(&settings.data_dir);
     settings.options.tls = Arc::new(crate::tls_files::load(
         &settings.data_dir,
@@ -243,7 +250,7 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     let api = tokio::spawn(api::serve_with(listener, state, settings.api, async move {
         stop.cancelled().await
     }));
-    shutdown_signal().await;
+    shutdown_signal(stops).await;
     shutdown.cancel();
     // Each part stops within the drain timeout; a little more for the last closes.
     let stopped = async {
@@ -265,13 +272,12 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Completes on SIGTERM or Ctrl-C.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("installing a SIGTERM handler");
+/// Completes on SIGTERM or Ctrl-C (SIGINT).
+async fn shutdown_signal(
+    (mut term, mut interrupt): (tokio::signal::unix::Signal, tokio::signal::unix::Signal),
+) {
     tokio::select! {
-        _ = ctrl_c => {}
+        _ = interrupt.recv() => {}
         _ = term.recv() => {}
     }
     tracing::info!("shutting down: draining connections");

@@ -66,6 +66,11 @@ pub async fn snapshot(tx: &Tx<'_>) -> Result<Snapshot> {
             .into_iter()
             .map(|(zone, list)| (zone, Arc::new(list)))
             .collect(),
+        certificates: super::certificates::all(tx)
+            .await?
+            .into_iter()
+            .map(|(zone, list)| (zone, Arc::new(list)))
+            .collect(),
     })
 }
 
@@ -78,6 +83,7 @@ pub async fn changes_since(tx: &Tx<'_>, since: u64) -> Result<Changes> {
         apps: query_apps(tx, "WHERE revision > $1", &[&since_rev]).await?,
         removed_apps: tombstones(tx, "app", since).await?,
         access_rules: rules_changed_since(tx, since).await?,
+        certificates: super::certificates::changed_since(tx, since).await?,
     })
 }
 
@@ -133,6 +139,7 @@ pub async fn delete_zone(tx: &Tx<'_>, id: &str) -> Result<bool> {
         .await?;
     tx.execute("DELETE FROM access_rule_changes WHERE zone_id = $1", &[&id])
         .await?;
+    super::certificates::delete_zone(tx, id).await?;
     tx.execute("DELETE FROM zones WHERE id = $1", &[&id])
         .await?;
     bury(tx, "zone", id, revision).await?;

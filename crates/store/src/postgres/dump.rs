@@ -60,12 +60,28 @@ pub async fn export(tx: &Tx<'_>) -> Result<Dump> {
             modified_on: r.get(7),
         })
         .collect();
+    let certificates = tx
+        .query(
+            "SELECT id, zone_id, uploaded_on, modified_on, data FROM custom_certificates ORDER BY id",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| CertificateDump {
+            id: r.get(0),
+            zone_id: r.get(1),
+            uploaded_on: r.get(2),
+            modified_on: r.get(3),
+            data: r.get(4),
+        })
+        .collect();
     Ok(Dump {
         zones,
         apps,
         tokens,
         users,
         access_rules,
+        certificates,
     })
 }
 
@@ -192,6 +208,24 @@ pub async fn import(tx: &Tx<'_>, dump: &Dump) -> Result<Imported> {
             .await?;
         }
         added.access_rules += n as usize;
+    }
+    for c in &dump.certificates {
+        let n = tx
+            .execute(
+                "INSERT INTO custom_certificates (id, zone_id, uploaded_on, modified_on, data)
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                &[&c.id, &c.zone_id, &c.uploaded_on, &c.modified_on, &c.data],
+            )
+            .await?;
+        if n > 0 {
+            tx.execute(
+                "INSERT INTO certificate_changes (zone_id, revision) VALUES ($1, $2)
+                 ON CONFLICT (zone_id) DO UPDATE SET revision = EXCLUDED.revision",
+                &[&c.zone_id, &revision],
+            )
+            .await?;
+        }
+        added.certificates += n as usize;
     }
     if added.total() > 0 {
         bump_revision(tx).await?;

@@ -3,6 +3,7 @@
 //! blocking. Every write takes the revision row's lock first, so writes from all nodes are
 //! serialized and revisions are committed in order.
 
+mod certificates;
 mod config;
 mod dump;
 mod listen;
@@ -256,6 +257,35 @@ impl Store for PgStore {
 
     fn delete_access_rule(&self, zone_id: &str, id: &str) -> Result<bool> {
         in_tx!(write self, tx => tables::delete_rule(&tx, zone_id, id))
+    }
+
+    fn certificates(&self, zone_id: &str) -> Result<Vec<model::Certificate>> {
+        in_tx!(read self, tx => certificates::of_zone(&tx, zone_id))
+    }
+
+    fn certificate(&self, zone_id: &str, id: &str) -> Result<Option<model::Certificate>> {
+        in_tx!(read self, tx => certificates::one(&tx, zone_id, id))
+    }
+
+    fn create_certificate(
+        &self,
+        zone_id: &str,
+        fields: &model::CertificateFields,
+    ) -> Result<model::Certificate> {
+        in_tx!(write self, tx => certificates::create(&tx, zone_id, fields))
+    }
+
+    fn update_certificate(
+        &self,
+        zone_id: &str,
+        id: &str,
+        fields: &model::CertificateFields,
+    ) -> Result<Option<model::Certificate>> {
+        in_tx!(write self, tx => certificates::update(&tx, zone_id, id, fields))
+    }
+
+    fn delete_certificate(&self, zone_id: &str, id: &str) -> Result<bool> {
+        in_tx!(write self, tx => certificates::delete(&tx, zone_id, id))
     }
 
     fn create_token(

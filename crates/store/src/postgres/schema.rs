@@ -68,6 +68,18 @@ CREATE TABLE access_rule_changes (zone_id TEXT PRIMARY KEY, revision BIGINT NOT 
     "CREATE TABLE nodes (name TEXT PRIMARY KEY, data TEXT NOT NULL);",
     // Each node's own addresses for apps another node created.
     "CREATE TABLE node_addresses (node TEXT NOT NULL, app_id TEXT NOT NULL, addresses TEXT NOT NULL, PRIMARY KEY (node, app_id));",
+    // Custom certificates (the document holds the private key), and each zone's last change.
+    r#"
+CREATE TABLE custom_certificates (
+    id TEXT PRIMARY KEY,
+    zone_id TEXT NOT NULL REFERENCES zones (id),
+    uploaded_on TEXT NOT NULL,
+    modified_on TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX custom_certificates_zone ON custom_certificates (zone_id);
+CREATE TABLE certificate_changes (zone_id TEXT PRIMARY KEY, revision BIGINT NOT NULL);
+"#,
 ];
 
 /// The advisory lock nodes take to migrate one at a time ("SPECTRA" in ASCII).

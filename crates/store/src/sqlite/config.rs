@@ -1,6 +1,6 @@
 //! Zones and apps in SQLite, with the revision log (`revision` columns and tombstones) behind `changes_since`.
 
-use super::{bump_revision, current_revision, new_id, optional, rules};
+use super::{bump_revision, certificates, current_revision, new_id, optional, rules};
 use crate::rows::{addresses_text, config_json, now, to_app, to_zone, AppRow, ZoneRow};
 use crate::{AppPage, Result, StoreError};
 use model::{App, AppConfig, AppListQuery, Changes, Snapshot, Zone};
@@ -67,6 +67,10 @@ pub fn snapshot(tx: &Transaction) -> Result<Snapshot> {
             .into_iter()
             .map(|(zone, list)| (zone, Arc::new(list)))
             .collect(),
+        certificates: certificates::all(tx)?
+            .into_iter()
+            .map(|(zone, list)| (zone, Arc::new(list)))
+            .collect(),
     })
 }
 
@@ -78,6 +82,7 @@ pub fn changes_since(tx: &Transaction, since: u64) -> Result<Changes> {
         apps: query_apps(tx, "WHERE revision > ?1", [since])?,
         removed_apps: tombstones(tx, "app", since)?,
         access_rules: rules::changed_since(tx, since)?,
+        certificates: certificates::changed_since(tx, since)?,
     })
 }
 
@@ -124,6 +129,7 @@ pub fn delete_zone(tx: &Transaction, id: &str) -> Result<bool> {
     }
     tx.execute("DELETE FROM apps WHERE zone_id = ?1", [id])?;
     rules::delete_zone(tx, id)?;
+    certificates::delete_zone(tx, id)?;
     tx.execute("DELETE FROM zones WHERE id = ?1", [id])?;
     bury(tx, "zone", id, revision)?;
     Ok(true)

@@ -55,12 +55,25 @@ pub fn export(tx: &Transaction) -> Result<Dump> {
             })
         })?
         .collect::<rusqlite::Result<_>>()?;
+    let certificates = tx
+        .prepare("SELECT id, zone_id, uploaded_on, modified_on, data FROM custom_certificates ORDER BY id")?
+        .query_map([], |r| {
+            Ok(CertificateDump {
+                id: r.get(0)?,
+                zone_id: r.get(1)?,
+                uploaded_on: r.get(2)?,
+                modified_on: r.get(3)?,
+                data: r.get(4)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
     Ok(Dump {
         zones,
         apps,
         tokens,
         users,
         access_rules,
+        certificates,
     })
 }
 
@@ -172,6 +185,20 @@ pub fn import(tx: &Transaction, dump: &Dump) -> Result<Imported> {
             )?;
         }
         added.access_rules += n;
+    }
+    for c in &dump.certificates {
+        let n = tx.execute(
+            "INSERT OR IGNORE INTO custom_certificates (id, zone_id, uploaded_on, modified_on, data)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![c.id, c.zone_id, c.uploaded_on, c.modified_on, c.data],
+        )?;
+        if n > 0 {
+            tx.execute(
+                "INSERT OR REPLACE INTO certificate_changes (zone_id, revision) VALUES (?1, ?2)",
+                params![c.zone_id, revision],
+            )?;
+        }
+        added.certificates += n;
     }
     if added.total() > 0 {
         bump_revision(tx)?;

@@ -1,6 +1,7 @@
 //! The embedded SQLite store: one file in the data dir, WAL, `synchronous=FULL`, versioned migrations.
 
 mod access;
+mod certificates;
 mod config;
 mod dump;
 mod rules;
@@ -81,6 +82,18 @@ CREATE TABLE access_rule_changes (zone_id TEXT PRIMARY KEY, revision INTEGER NOT
     "CREATE TABLE nodes (name TEXT PRIMARY KEY, data TEXT NOT NULL);",
     // Each node's own addresses for apps another node created.
     "CREATE TABLE node_addresses (node TEXT NOT NULL, app_id TEXT NOT NULL, addresses TEXT NOT NULL, PRIMARY KEY (node, app_id));",
+    // Custom certificates (the document holds the private key), and each zone's last change.
+    r#"
+CREATE TABLE custom_certificates (
+    id TEXT PRIMARY KEY,
+    zone_id TEXT NOT NULL REFERENCES zones (id),
+    uploaded_on TEXT NOT NULL,
+    modified_on TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX custom_certificates_zone ON custom_certificates (zone_id);
+CREATE TABLE certificate_changes (zone_id TEXT PRIMARY KEY, revision INTEGER NOT NULL);
+"#,
 ];
 
 /// The file the store keeps in the data dir.
@@ -299,6 +312,35 @@ impl Store for SqliteStore {
 
     fn delete_access_rule(&self, zone_id: &str, id: &str) -> Result<bool> {
         self.write(|tx| rules::delete(tx, zone_id, id))
+    }
+
+    fn certificates(&self, zone_id: &str) -> Result<Vec<model::Certificate>> {
+        self.read(|tx| certificates::of_zone(tx, zone_id))
+    }
+
+    fn certificate(&self, zone_id: &str, id: &str) -> Result<Option<model::Certificate>> {
+        self.read(|tx| certificates::one(tx, zone_id, id))
+    }
+
+    fn create_certificate(
+        &self,
+        zone_id: &str,
+        fields: &model::CertificateFields,
+    ) -> Result<model::Certificate> {
+        self.write(|tx| certificates::create(tx, zone_id, fields))
+    }
+
+    fn update_certificate(
+        &self,
+        zone_id: &str,
+        id: &str,
+        fields: &model::CertificateFields,
+    ) -> Result<Option<model::Certificate>> {
+        self.write(|tx| certificates::update(tx, zone_id, id, fields))
+    }
+
+    fn delete_certificate(&self, zone_id: &str, id: &str) -> Result<bool> {
+        self.write(|tx| certificates::delete(tx, zone_id, id))
     }
 
     fn create_user(&self, email: &str) -> Result<(model::User, String)> {
