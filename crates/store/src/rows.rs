@@ -19,6 +19,18 @@ pub fn parse_time(text: &str) -> Result<DateTime<Utc>> {
         .map_err(|e| StoreError::Corrupt(format!("timestamp {text:?}: {e}")))
 }
 
+/// `items` grouped by their zone, in order.
+pub fn by_zone<T>(
+    items: Vec<T>,
+    zone: impl Fn(&T) -> &str,
+) -> std::collections::BTreeMap<String, Vec<T>> {
+    let mut out: std::collections::BTreeMap<String, Vec<T>> = std::collections::BTreeMap::new();
+    for item in items {
+        out.entry(zone(&item).to_owned()).or_default().push(item);
+    }
+    out
+}
+
 /// `id, name, created_on, modified_on`.
 pub type ZoneRow = (String, String, String, String);
 

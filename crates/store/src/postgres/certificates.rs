@@ -1,9 +1,9 @@
 //! Custom certificates in PostgreSQL. Each change records its zone's revision, as access rules
 //! do, so every node's data plane gets the zone's whole certificate list.
 
-use super::tables::bump_revision;
+use super::tables::{zone_changed, zones_changed_since};
 use super::Tx;
-use crate::rows::{certificate_data, now, to_certificate};
+use crate::rows::{by_zone, certificate_data, now, to_certificate};
 use crate::{secret, Result, StoreError};
 use model::{Certificate, CertificateFields};
 use std::collections::BTreeMap;
@@ -29,26 +29,13 @@ async fn query(
 
 /// Every certificate, by zone.
 pub async fn all(tx: &Tx<'_>) -> Result<BTreeMap<String, Vec<Certificate>>> {
-    let mut by_zone: BTreeMap<String, Vec<Certificate>> = BTreeMap::new();
-    for c in query(tx, "", &[]).await? {
-        by_zone.entry(c.zone_id.clone()).or_default().push(c);
-    }
-    Ok(by_zone)
+    Ok(by_zone(query(tx, "", &[]).await?, |c| &c.zone_id))
 }
 
 /// The whole certificate list of each zone whose certificates changed after `since`.
 pub async fn changed_since(tx: &Tx<'_>, since: u64) -> Result<Vec<(String, Vec<Certificate>)>> {
-    let zones: Vec<String> = tx
-        .query(
-            r#"SELECT zone_id FROM certificate_changes WHERE revision > $1 ORDER BY zone_id COLLATE "C""#,
-            &[&super::tables::rev(since)],
-        )
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    let mut out = Vec::with_capacity(zones.len());
-    for zone in zones {
+    let mut out = Vec::new();
+    for zone in zones_changed_since(tx, "certificate_changes", since).await? {
         let list = of_zone(tx, &zone).await?;
         out.push((zone, list));
     }
@@ -65,17 +52,6 @@ pub async fn one(tx: &Tx<'_>, zone_id: &str, id: &str) -> Result<Option<Certific
             .await?
             .pop(),
     )
-}
-
-async fn changed(tx: &Tx<'_>, zone_id: &str) -> Result<()> {
-    let revision = bump_revision(tx).await?;
-    tx.execute(
-        "INSERT INTO certificate_changes (zone_id, revision) VALUES ($1, $2)
-         ON CONFLICT (zone_id) DO UPDATE SET revision = EXCLUDED.revision",
-        &[&zone_id, &revision],
-    )
-    .await?;
-    Ok(())
 }
 
 pub async fn create(tx: &Tx<'_>, zone_id: &str, fields: &CertificateFields) -> Result<Certificate> {
@@ -103,7 +79,7 @@ pub async fn create(tx: &Tx<'_>, zone_id: &str, fields: &CertificateFields) -> R
         ],
     )
     .await?;
-    changed(tx, zone_id).await?;
+    zone_changed(tx, "certificate_changes", zone_id).await?;
     Ok(c)
 }
 
@@ -127,7 +103,7 @@ pub async fn update(
         ],
     )
     .await?;
-    changed(tx, zone_id).await?;
+    zone_changed(tx, "certificate_changes", zone_id).await?;
     Ok(Some(c))
 }
 
@@ -139,7 +115,7 @@ pub async fn delete(tx: &Tx<'_>, zone_id: &str, id: &str) -> Result<bool> {
         )
         .await?;
     if deleted > 0 {
-        changed(tx, zone_id).await?;
+        zone_changed(tx, "certificate_changes", zone_id).await?;
     }
     Ok(deleted > 0)
 }

@@ -2,7 +2,7 @@
 //! stored only as SHA-256 hashes; each rule change records its zone's revision.
 
 use super::Tx;
-use crate::rows::{duplicate_rule, new_token, now, parse_time, to_rule, to_token};
+use crate::rows::{by_zone, duplicate_rule, new_token, now, parse_time, to_rule, to_token};
 use crate::{secret, Result, StoreError};
 use model::{AccessRule, Permission, RuleFields, Token, User};
 use std::collections::BTreeMap;
@@ -177,11 +177,7 @@ async fn query_rules(
 
 /// Every rule, by zone.
 pub async fn rules_all(tx: &Tx<'_>) -> Result<BTreeMap<String, Vec<AccessRule>>> {
-    let mut by_zone: BTreeMap<String, Vec<AccessRule>> = BTreeMap::new();
-    for rule in query_rules(tx, "", &[]).await? {
-        by_zone.entry(rule.zone_id.clone()).or_default().push(rule);
-    }
-    Ok(by_zone)
+    Ok(by_zone(query_rules(tx, "", &[]).await?, |r| &r.zone_id))
 }
 
 /// The whole rule list of each zone whose rules changed after `since`.
@@ -189,21 +185,37 @@ pub async fn rules_changed_since(
     tx: &Tx<'_>,
     since: u64,
 ) -> Result<Vec<(String, Vec<AccessRule>)>> {
-    let zones: Vec<String> = tx
-        .query(
-            r#"SELECT zone_id FROM access_rule_changes WHERE revision > $1 ORDER BY zone_id COLLATE "C""#,
-            &[&rev(since)],
-        )
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    let mut out = Vec::with_capacity(zones.len());
-    for zone in zones {
+    let mut out = Vec::new();
+    for zone in zones_changed_since(tx, "access_rule_changes", since).await? {
         let rules = rules_of_zone(tx, &zone).await?;
         out.push((zone, rules));
     }
     Ok(out)
+}
+
+/// The zones whose per-zone list (access rules, certificates) changed after `since`, from
+/// that list's `*_changes` table.
+pub async fn zones_changed_since(tx: &Tx<'_>, changes: &str, since: u64) -> Result<Vec<String>> {
+    let sql = format!(
+        r#"SELECT zone_id FROM {changes} WHERE revision > $1 ORDER BY zone_id COLLATE "C""#
+    );
+    Ok(tx
+        .query(&sql, &[&rev(since)])
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
+}
+
+/// Records at a new revision that the zone's list in `changes` changed.
+pub async fn zone_changed(tx: &Tx<'_>, changes: &str, zone_id: &str) -> Result<()> {
+    let revision = bump_revision(tx).await?;
+    let sql = format!(
+        "INSERT INTO {changes} (zone_id, revision) VALUES ($1, $2)
+         ON CONFLICT (zone_id) DO UPDATE SET revision = EXCLUDED.revision"
+    );
+    tx.execute(&sql, &[&zone_id, &revision]).await?;
+    Ok(())
 }
 
 pub async fn rules_of_zone(tx: &Tx<'_>, zone_id: &str) -> Result<Vec<AccessRule>> {
@@ -216,18 +228,6 @@ pub async fn rule(tx: &Tx<'_>, zone_id: &str, id: &str) -> Result<Option<AccessR
             .await?
             .pop(),
     )
-}
-
-/// Marks the zone's rules as changed at a new revision.
-async fn rules_changed(tx: &Tx<'_>, zone_id: &str) -> Result<()> {
-    let revision = bump_revision(tx).await?;
-    tx.execute(
-        "INSERT INTO access_rule_changes (zone_id, revision) VALUES ($1, $2)
-         ON CONFLICT (zone_id) DO UPDATE SET revision = EXCLUDED.revision",
-        &[&zone_id, &revision],
-    )
-    .await?;
-    Ok(())
 }
 
 /// Refuses a second rule on the same target and value in one zone.
@@ -275,7 +275,7 @@ pub async fn create_rule(tx: &Tx<'_>, zone_id: &str, fields: &RuleFields) -> Res
         ],
     )
     .await?;
-    rules_changed(tx, zone_id).await?;
+    zone_changed(tx, "access_rule_changes", zone_id).await?;
     Ok(rule)
 }
 
@@ -304,7 +304,7 @@ pub async fn update_rule(
         ],
     )
     .await?;
-    rules_changed(tx, zone_id).await?;
+    zone_changed(tx, "access_rule_changes", zone_id).await?;
     Ok(Some(rule))
 }
 
@@ -316,7 +316,7 @@ pub async fn delete_rule(tx: &Tx<'_>, zone_id: &str, id: &str) -> Result<bool> {
         )
         .await?;
     if deleted > 0 {
-        rules_changed(tx, zone_id).await?;
+        zone_changed(tx, "access_rule_changes", zone_id).await?;
     }
     Ok(deleted > 0)
 }

@@ -1,8 +1,8 @@
 //! Custom certificates in SQLite. Each change records its zone's revision, so `changes_since`
 //! hands the data plane the whole certificate list of every zone whose certificates changed.
 
-use super::{bump_revision, new_id};
-use crate::rows::{certificate_data, now, to_certificate, CertificateRow};
+use super::{new_id, zone_changed, zones_changed_since};
+use crate::rows::{by_zone, certificate_data, now, to_certificate, CertificateRow};
 use crate::{Result, StoreError};
 use model::{Certificate, CertificateFields};
 use rusqlite::{params, Transaction};
@@ -24,20 +24,12 @@ fn query(tx: &Transaction, filter: &str, args: impl rusqlite::Params) -> Result<
 
 /// Every certificate, by zone.
 pub fn all(tx: &Transaction) -> Result<BTreeMap<String, Vec<Certificate>>> {
-    let mut by_zone: BTreeMap<String, Vec<Certificate>> = BTreeMap::new();
-    for c in query(tx, "", [])? {
-        by_zone.entry(c.zone_id.clone()).or_default().push(c);
-    }
-    Ok(by_zone)
+    Ok(by_zone(query(tx, "", [])?, |x| &x.zone_id))
 }
 
 /// The whole certificate list of each zone whose certificates changed after `since`.
 pub fn changed_since(tx: &Transaction, since: u64) -> Result<Vec<(String, Vec<Certificate>)>> {
-    let zones: Vec<String> = tx
-        .prepare("SELECT zone_id FROM certificate_changes WHERE revision > ?1 ORDER BY zone_id")?
-        .query_map([since], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    zones
+    zones_changed_since(tx, "certificate_changes", since)?
         .into_iter()
         .map(|zone| Ok((zone.clone(), of_zone(tx, &zone)?)))
         .collect()
@@ -49,15 +41,6 @@ pub fn of_zone(tx: &Transaction, zone_id: &str) -> Result<Vec<Certificate>> {
 
 pub fn one(tx: &Transaction, zone_id: &str, id: &str) -> Result<Option<Certificate>> {
     Ok(query(tx, "WHERE zone_id = ?1 AND id = ?2", [zone_id, id])?.pop())
-}
-
-fn changed(tx: &Transaction, zone_id: &str) -> Result<()> {
-    let revision = bump_revision(tx)?;
-    tx.execute(
-        "INSERT OR REPLACE INTO certificate_changes (zone_id, revision) VALUES (?1, ?2)",
-        params![zone_id, revision],
-    )?;
-    Ok(())
 }
 
 pub fn create(tx: &Transaction, zone_id: &str, fields: &CertificateFields) -> Result<Certificate> {
@@ -81,7 +64,7 @@ pub fn create(tx: &Transaction, zone_id: &str, fields: &CertificateFields) -> Re
             certificate_data(fields)?
         ],
     )?;
-    changed(tx, zone_id)?;
+    zone_changed(tx, "certificate_changes", zone_id)?;
     Ok(c)
 }
 
@@ -104,7 +87,7 @@ pub fn update(
             id
         ],
     )?;
-    changed(tx, zone_id)?;
+    zone_changed(tx, "certificate_changes", zone_id)?;
     Ok(Some(c))
 }
 
@@ -114,7 +97,7 @@ pub fn delete(tx: &Transaction, zone_id: &str, id: &str) -> Result<bool> {
         [zone_id, id],
     )?;
     if deleted > 0 {
-        changed(tx, zone_id)?;
+        zone_changed(tx, "certificate_changes", zone_id)?;
     }
     Ok(deleted > 0)
 }

@@ -184,6 +184,27 @@ fn migrate(conn: &mut Connection) -> Result<()> {
 }
 
 /// Takes the next revision inside a write transaction.
+/// The zones whose per-zone list (access rules, certificates) changed after `since`, from
+/// that list's `*_changes` table.
+fn zones_changed_since(tx: &Transaction, changes: &str, since: u64) -> Result<Vec<String>> {
+    Ok(tx
+        .prepare(&format!(
+            "SELECT zone_id FROM {changes} WHERE revision > ?1 ORDER BY zone_id"
+        ))?
+        .query_map([since], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?)
+}
+
+/// Records at a new revision that the zone's list in `changes` changed.
+fn zone_changed(tx: &Transaction, changes: &str, zone_id: &str) -> Result<()> {
+    let revision = bump_revision(tx)?;
+    tx.execute(
+        &format!("INSERT OR REPLACE INTO {changes} (zone_id, revision) VALUES (?1, ?2)"),
+        rusqlite::params![zone_id, revision],
+    )?;
+    Ok(())
+}
+
 fn bump_revision(tx: &Transaction) -> Result<u64> {
     Ok(tx.query_row(
         "UPDATE meta SET value = value + 1 WHERE key = 'revision' RETURNING value",

@@ -1,8 +1,8 @@
 //! Zone IP Access Rules in SQLite. Each change records its zone's revision, so `changes_since`
 //! hands the data plane the whole rule list of every zone whose rules changed.
 
-use super::{bump_revision, new_id, optional};
-use crate::rows::{duplicate_rule, now, to_rule, RuleRow};
+use super::{new_id, optional, zone_changed, zones_changed_since};
+use crate::rows::{by_zone, duplicate_rule, now, to_rule, RuleRow};
 use crate::{Result, StoreError};
 use model::{AccessRule, RuleFields};
 use rusqlite::{params, Row, Transaction};
@@ -26,20 +26,12 @@ fn query(tx: &Transaction, filter: &str, args: impl rusqlite::Params) -> Result<
 
 /// Every rule, by zone.
 pub fn all(tx: &Transaction) -> Result<BTreeMap<String, Vec<AccessRule>>> {
-    let mut by_zone: BTreeMap<String, Vec<AccessRule>> = BTreeMap::new();
-    for rule in query(tx, "", [])? {
-        by_zone.entry(rule.zone_id.clone()).or_default().push(rule);
-    }
-    Ok(by_zone)
+    Ok(by_zone(query(tx, "", [])?, |x| &x.zone_id))
 }
 
 /// The whole rule list of each zone whose rules changed after `since`.
 pub fn changed_since(tx: &Transaction, since: u64) -> Result<Vec<(String, Vec<AccessRule>)>> {
-    let zones: Vec<String> = tx
-        .prepare("SELECT zone_id FROM access_rule_changes WHERE revision > ?1 ORDER BY zone_id")?
-        .query_map([since], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    zones
+    zones_changed_since(tx, "access_rule_changes", since)?
         .into_iter()
         .map(|zone| Ok((zone.clone(), of_zone(tx, &zone)?)))
         .collect()
@@ -51,16 +43,6 @@ pub fn of_zone(tx: &Transaction, zone_id: &str) -> Result<Vec<AccessRule>> {
 
 pub fn one(tx: &Transaction, zone_id: &str, id: &str) -> Result<Option<AccessRule>> {
     Ok(query(tx, "WHERE zone_id = ?1 AND id = ?2", [zone_id, id])?.pop())
-}
-
-/// Marks the zone's rules as changed at a new revision.
-fn changed(tx: &Transaction, zone_id: &str) -> Result<()> {
-    let revision = bump_revision(tx)?;
-    tx.execute(
-        "INSERT OR REPLACE INTO access_rule_changes (zone_id, revision) VALUES (?1, ?2)",
-        params![zone_id, revision],
-    )?;
-    Ok(())
 }
 
 /// Refuses a second rule on the same target and value in one zone.
@@ -101,7 +83,7 @@ pub fn create(tx: &Transaction, zone_id: &str, fields: &RuleFields) -> Result<Ac
             model::timestamp(t)
         ],
     )?;
-    changed(tx, zone_id)?;
+    zone_changed(tx, "access_rule_changes", zone_id)?;
     Ok(rule)
 }
 
@@ -129,7 +111,7 @@ pub fn update(
             id
         ],
     )?;
-    changed(tx, zone_id)?;
+    zone_changed(tx, "access_rule_changes", zone_id)?;
     Ok(Some(rule))
 }
 
@@ -139,7 +121,7 @@ pub fn delete(tx: &Transaction, zone_id: &str, id: &str) -> Result<bool> {
         [zone_id, id],
     )?;
     if deleted > 0 {
-        changed(tx, zone_id)?;
+        zone_changed(tx, "access_rule_changes", zone_id)?;
     }
     Ok(deleted > 0)
 }
