@@ -21,6 +21,8 @@ pub struct Options {
     pub tcp_idle_timeout: Duration,
     /// A client's TLS handshake must finish within this.
     pub tls_handshake_timeout: Duration,
+    /// How long an `http` app's origin may take to answer a request's headers (then 504).
+    pub http_origin_timeout: Duration,
     /// This node's colo code: `ColoCode` in the connection log.
     pub colo: String,
     /// The DNS server origin names are resolved with; `None`: the system's (resolv.conf).
@@ -46,6 +48,7 @@ impl Default for Options {
             max_connections_per_client: 65_536 / 16,
             tcp_idle_timeout: Duration::from_secs(3600),
             tls_handshake_timeout: Duration::from_secs(10),
+            http_origin_timeout: Duration::from_secs(100),
             colo: "LOC".into(),
             resolver: None,
             origin_dns_max_ttl: None,

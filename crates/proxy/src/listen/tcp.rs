@@ -110,6 +110,6 @@ async fn accept_loop(
 fn refuse(app: &AppShared, settings: &Settings, peer: SocketAddr, status: u16) {
     if app.node.access_log.is_some() {
         let outcome = ("disconnect", status, None, 0, 0);
-        session::log(app, settings, peer, chrono::Utc::now(), outcome);
+        crate::tcp::log::log(app, settings, peer, chrono::Utc::now(), outcome);
     }
 }

@@ -2,6 +2,7 @@
 //! (origins and their health, TLS, the PROXY header), the edge-to-origin port mapping, and
 //! what the app's listeners and connections share. No I/O.
 
+use crate::http::pool::Pool;
 use crate::node::Node;
 use crate::origin::balancer::{Balancer, Target};
 use crate::tls::certs::AppTls;
@@ -25,6 +26,8 @@ pub(crate) struct Settings {
     pub resolved: Option<watch::Receiver<bool>>,
     /// For `tls` other than `off`: the edge's and the origin's TLS.
     pub tls: Option<Arc<AppTls>>,
+    /// For `traffic_type: http`: idle keep-alive connections to the origins.
+    pub http_pool: Arc<Pool>,
 }
 
 /// The origin port for an edge port: ranges map `start + (edge_port - edge_start)`. `None`

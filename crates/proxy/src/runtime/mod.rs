@@ -35,6 +35,7 @@ fn settings(app: Arc<App>, node: &Node, span: &Span) -> Settings {
                 tls: tls(&app, node),
                 app,
                 resolved: None,
+                http_pool: Arc::default(),
             }
         }
         Origin::Dns(dns) => {
@@ -54,6 +55,7 @@ fn settings(app: Arc<App>, node: &Node, span: &Span) -> Settings {
                 tls: tls(&app, node),
                 app,
                 resolved: Some(resolved),
+                http_pool: Arc::default(),
             }
         }
     }
@@ -121,6 +123,7 @@ impl AppRuntime {
                 app: app.clone(),
                 origins: old.origins.clone(),
                 resolved: old.resolved.clone(),
+                http_pool: old.http_pool.clone(),
                 // Same hostname and mode: keep the certificate rather than issue a new one.
                 tls: if old.app.config.tls == app.config.tls
                     && old.app.config.dns.name == app.config.dns.name

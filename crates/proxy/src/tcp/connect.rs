@@ -26,6 +26,16 @@ pub(crate) struct Active<'a> {
     target: Target,
 }
 
+impl Active<'_> {
+    /// The origin's address, for an origin connection that outlives this borrow (an `http`
+    /// app's pooled one): whoever keeps it tells the balancer when it closes.
+    pub fn detach(self) -> SocketAddr {
+        let addr = self.target.addr;
+        std::mem::forget(self);
+        addr
+    }
+}
+
 impl Drop for Active<'_> {
     fn drop(&mut self) {
         self.settings.balancer().closed(self.target.addr);

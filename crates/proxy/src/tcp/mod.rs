@@ -3,5 +3,6 @@
 
 pub(crate) mod connect;
 pub(crate) mod idle;
+pub(crate) mod log;
 pub(crate) mod relay;
 pub(crate) mod session;

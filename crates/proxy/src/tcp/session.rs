@@ -1,14 +1,14 @@
-//! One accepted TCP connection: the zone's access rules, then for an app with `tls` the TLS
-//! session, else an origin (failing over within the connect budget), the PROXY header and the
+//! One accepted TCP connection: for an `http` app the HTTP exchange; else the zone's access
+//! rules, then for an app with `tls` the TLS session, else an origin (failing over within the connect budget), the PROXY header and the
 //! relay; and the log line of how it ended and which side failed.
 
 use super::connect::{connect, tune};
+use super::log::log;
 use super::relay::relay;
 use crate::clients::ClientSlot;
 use crate::runtime::context::{AppShared, Settings};
-use crate::telemetry::access_log::{log_time, ConnectionEvent};
-use crate::telemetry::outcome::{limit, relay_status, Outcome, Side, FILTERED};
-use chrono::{DateTime, Utc};
+use crate::telemetry::outcome::{limit, relay_status, Side, FILTERED};
+use model::TrafficType;
 use socket2::SockRef;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -28,6 +28,17 @@ pub(crate) async fn handle(
 ) {
     let span = tracing::debug_span!(parent: &app.span, "connection", client = %peer, %edge);
     let kill = app.kill.clone();
+    if settings.app.config.traffic_type == TrafficType::Http && settings.tls.is_none() {
+        // Boxed: an HTTP exchange's state would otherwise sit in every TCP connection's task.
+        let work = Box::pin(crate::http::server::serve(
+            client, peer, edge, settings, app,
+        ));
+        tokio::select! {
+            () = work.instrument(span) => {}
+            () = kill.cancelled() => {}
+        }
+        return;
+    }
     let work = proxy(client, peer, edge, &settings, &app);
     tokio::select! {
         () = work.instrument(span) => {}
@@ -82,42 +93,6 @@ async fn proxy(
     if let Some(connected_at) = connected_at {
         log(app, settings, peer, connected_at, outcome);
     }
-}
-
-/// Writes the connection log line of a TCP connection, when the log is on.
-pub(crate) fn log(
-    app: &AppShared,
-    settings: &Settings,
-    peer: SocketAddr,
-    connected_at: DateTime<Utc>,
-    outcome: Outcome,
-) {
-    let Some(log) = &app.node.access_log else {
-        return;
-    };
-    let (event, status, origin, client_bytes, origin_bytes) = outcome;
-    let now = Utc::now();
-    log.write(&ConnectionEvent {
-        timestamp: log_time(now),
-        event,
-        application: app.id.clone(),
-        colo_code: app.node.options.colo.clone(),
-        client_ip: peer.ip(),
-        client_port: peer.port(),
-        client_proto: "tcp",
-        client_bytes,
-        origin_ip: origin.map(|o| o.ip()),
-        origin_port: origin.map(|o| o.port()),
-        origin_proto: "tcp",
-        origin_bytes,
-        client_packets: None,
-        origin_packets: None,
-        connect_timestamp: log_time(connected_at),
-        disconnect_timestamp: log_time(now),
-        ip_protocol: 6,
-        proxy_protocol: settings.app.config.proxy_protocol.as_str(),
-        status,
-    });
 }
 
 /// Sends the PROXY header (before any client byte: servers like SSH speak first), then relays.

@@ -58,6 +58,40 @@ pub struct ConnectionEvent {
     pub status: u16,
 }
 
+/// One request of an `http` app: logged when its response has been sent (or abandoned).
+#[derive(Debug, Serialize)]
+pub struct RequestEvent {
+    #[serde(rename = "Timestamp")]
+    pub timestamp: String,
+    /// Always `request`.
+    #[serde(rename = "Event")]
+    pub event: &'static str,
+    #[serde(rename = "Application")]
+    pub application: String,
+    #[serde(rename = "ColoCode")]
+    pub colo_code: String,
+    #[serde(rename = "RayID")]
+    pub ray_id: String,
+    #[serde(rename = "ClientIP")]
+    pub client_ip: IpAddr,
+    #[serde(rename = "ClientRequestMethod")]
+    pub method: String,
+    #[serde(rename = "ClientRequestHost")]
+    pub host: String,
+    #[serde(rename = "ClientRequestPath")]
+    pub path: String,
+    #[serde(rename = "EdgeResponseStatus")]
+    pub status: u16,
+    /// Response body bytes sent to the client.
+    #[serde(rename = "EdgeResponseBytes")]
+    pub bytes: u64,
+    #[serde(rename = "OriginIP", skip_serializing_if = "Option::is_none")]
+    pub origin_ip: Option<IpAddr>,
+    /// From the request's arrival until its response body ended.
+    #[serde(rename = "DurationMs")]
+    pub duration_ms: u64,
+}
+
 pub fn log_time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Nanos, true)
 }
@@ -98,7 +132,7 @@ impl AccessLog {
         Ok(AccessLog { lines })
     }
 
-    pub fn write(&self, event: &ConnectionEvent) {
+    pub fn write(&self, event: &impl Serialize) {
         match serde_json::to_string(event) {
             Ok(line) => {
                 if self.lines.try_send(line).is_err() {

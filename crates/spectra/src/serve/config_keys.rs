@@ -42,6 +42,7 @@ const KEYS: &[(&str, &str)] = &[
         "tls_handshake_timeout: 7.25s",
     ),
     ("colo = \"K7\"", "\"K7\""),
+    ("http_origin_timeout = 7.75", "http_origin_timeout: 7.75s"),
     ("access_log = \"/tmp/k.jsonl\"", "/tmp/k.jsonl"),
     ("resolver = \"127.0.0.1:5353\"", "127.0.0.1:5353"),
     ("origin_dns_max_ttl = 17", "origin_dns_max_ttl: Some(17s)"),

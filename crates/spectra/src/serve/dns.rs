@@ -1,6 +1,6 @@
 //! The DNS parts of `serve`: the authoritative server on `--dns-listen`, fed by the publication.
 
-use super::settings::DnsSettings;
+use super::dns_settings::DnsSettings;
 use anyhow::Context;
 use model::Publication;
 use std::sync::Arc;

@@ -3,6 +3,7 @@
 #[cfg(test)]
 mod config_keys;
 mod dns;
+mod dns_settings;
 mod settings;
 
 pub use settings::{ServeArgs, DEFAULT_DATA_DIR};

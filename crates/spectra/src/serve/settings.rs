@@ -1,6 +1,7 @@
 //! The settings of `spectra serve`: its flags, the same keys in the optional TOML file, and the
 //! defaults, checked and turned into what the store, the API and the data plane take.
 
+use super::dns_settings::{dns_settings, DnsSettings};
 use anyhow::Context;
 use ipnet::IpNet;
 use serde::Deserialize;
@@ -82,6 +83,9 @@ pub struct ServeArgs {
     /// Seconds a client has to finish its TLS handshake with a `tls` app [default: 10].
     #[arg(long)]
     tls_handshake_timeout: Option<f64>,
+    /// Seconds an `http` app's origin has to answer a request's headers; then 504 [default: 100].
+    #[arg(long)]
+    http_origin_timeout: Option<f64>,
     /// This node's name in a fleet [default: the host name].
     #[arg(long)]
     node_name: Option<String>,
@@ -120,22 +124,22 @@ pub struct ServeArgs {
     /// Addresses (IP:PORT, comma-separated) where the authoritative DNS server answers each
     /// app hostname with its live edge addresses, over UDP and TCP [default: off].
     #[arg(long, value_delimiter = ',')]
-    dns_listen: Option<Vec<SocketAddr>>,
+    pub(super) dns_listen: Option<Vec<SocketAddr>>,
     /// The zones' NS names, comma-separated; the first is the SOA's primary
     /// [default: the node name].
     #[arg(long, value_delimiter = ',')]
-    dns_nameservers: Option<Vec<String>>,
+    pub(super) dns_nameservers: Option<Vec<String>>,
     /// TTL in seconds of every published record, and of negative answers [default: 30].
     #[arg(long)]
-    dns_ttl: Option<u32>,
+    pub(super) dns_ttl: Option<u32>,
     /// A DNS server (IP:PORT) that holds the zones, kept up to date with RFC 2136 updates of
     /// the app hostnames' A and AAAA records [default: off].
     #[arg(long)]
-    dns_update: Option<SocketAddr>,
+    pub(super) dns_update: Option<SocketAddr>,
     /// TSIG key file for --dns-update, in BIND's `key "name" { algorithm ...; secret "..."; };`
     /// form [default: unsigned updates].
     #[arg(long)]
-    dns_update_key: Option<PathBuf>,
+    pub(super) dns_update_key: Option<PathBuf>,
     /// Threads that run the API and the data plane [default: the CPUs this process may use].
     /// With 1, a single-threaded runtime, without a work-stealing scheduler's bookkeeping.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
@@ -169,6 +173,7 @@ impl ServeArgs {
                 .or(file.max_connections_per_client),
             tcp_idle_timeout: self.tcp_idle_timeout.or(file.tcp_idle_timeout),
             tls_handshake_timeout: self.tls_handshake_timeout.or(file.tls_handshake_timeout),
+            http_origin_timeout: self.http_origin_timeout.or(file.http_origin_timeout),
             colo: self.colo.or(file.colo),
             node_name: self.node_name.or(file.node_name),
             access_log: self.access_log.or(file.access_log),
@@ -218,19 +223,6 @@ pub struct Settings {
     pub geoip_db: Option<Vec<PathBuf>>,
     pub dns: DnsSettings,
 }
-
-/// The DNS settings: the server's addresses, the zones' apex, the server to update.
-#[derive(Debug)]
-pub struct DnsSettings {
-    /// Where the authoritative server answers (empty: it does not run).
-    pub listen: Vec<SocketAddr>,
-    pub zone: dns::ZoneSettings,
-    /// `--dns-update`, with its TSIG key file.
-    pub update: Option<(SocketAddr, Option<PathBuf>)>,
-}
-
-/// The default TTL of published records.
-pub const DEFAULT_DNS_TTL: u32 = 30;
 
 /// File descriptors kept aside for the store, logs, listeners and the like.
 const SPARE_FDS: u64 = 256;
@@ -303,30 +295,6 @@ pub fn settings(args: ServeArgs, fd_limit: u64) -> anyhow::Result<Settings> {
             Some(n) => n.into(),
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
         },
-    })
-}
-
-fn dns_settings(args: &ServeArgs, node_name: &str) -> anyhow::Result<DnsSettings> {
-    let nameservers = args
-        .dns_nameservers
-        .clone()
-        .unwrap_or_else(|| vec![node_name.to_owned()]);
-    let ttl = args.dns_ttl.unwrap_or(DEFAULT_DNS_TTL);
-    anyhow::ensure!(
-        ttl <= 604_800,
-        "--dns-ttl {ttl}: at most a week (604800 seconds)"
-    );
-    let zone = dns::ZoneSettings::new(ttl, &nameservers)
-        .map_err(|e| anyhow::anyhow!("--dns-nameservers: {e}"))?;
-    let update = match (args.dns_update, &args.dns_update_key) {
-        (Some(server), key) => Some((server, key.clone())),
-        (None, Some(_)) => anyhow::bail!("--dns-update-key needs --dns-update"),
-        (None, None) => None,
-    };
-    Ok(DnsSettings {
-        listen: args.dns_listen.clone().unwrap_or_default(),
-        zone,
-        update,
     })
 }
 
@@ -416,6 +384,11 @@ fn proxy_options(args: &ServeArgs) -> anyhow::Result<proxy::Options> {
             args.tls_handshake_timeout,
             defaults.tls_handshake_timeout,
             "tls-handshake-timeout",
+        )?,
+        http_origin_timeout: seconds(
+            args.http_origin_timeout,
+            defaults.http_origin_timeout,
+            "http-origin-timeout",
         )?,
         colo: match &args.colo {
             None => defaults.colo,

@@ -1,0 +1,320 @@
+//! An `http` app's client connection: HTTP/1.1 at the edge (hyper), each request forwarded to
+//! an origin over a pooled keep-alive connection with its bodies streamed both ways, upgrades
+//! (WebSocket and any other) passed through as bytes, and 502/504 pages when the origin fails.
+
+use super::body::{self, Body, Counted};
+use super::headers;
+use super::page::error_page;
+use super::pool::Pool;
+use crate::runtime::context::{AppShared, Settings};
+use crate::tcp::connect::{connect, tune};
+use crate::tcp::log::log;
+use crate::telemetry::access_log::{log_time, RequestEvent};
+use crate::telemetry::outcome::{Outcome, FILTERED};
+use http_body_util::BodyExt;
+use hyper::body::{Body as _, Incoming};
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::HOST;
+use hyper::upgrade::{OnUpgrade, Upgraded};
+use hyper::{Request, Response, StatusCode, Version};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use socket2::SockRef;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+/// One client connection's requests.
+struct Exchange {
+    settings: Arc<Settings>,
+    app: Arc<AppShared>,
+    peer: SocketAddr,
+    edge: SocketAddr,
+    /// With PROXY headers, origin connections belong to this client alone.
+    private: Option<Arc<Pool>>,
+    /// An upgrade both sides agreed to: relayed once the connection hands the sockets over.
+    upgraded: Mutex<Option<(OnUpgrade, OnUpgrade)>>,
+    /// The origin of the last request, for the connection's log line.
+    last_origin: Mutex<Option<SocketAddr>>,
+}
+
+/// Serves the client's requests until it closes; the connection's outcome for its log line.
+pub(crate) async fn serve(
+    client: TcpStream,
+    peer: SocketAddr,
+    edge: SocketAddr,
+    settings: Arc<Settings>,
+    app: Arc<AppShared>,
+) {
+    let connected_at = chrono::Utc::now();
+    if !app.node.admits(&settings.app, peer.ip()) {
+        tracing::info!("client refused by the zone's IP Access Rules");
+        app.node
+            .counters
+            .clients_filtered
+            .fetch_add(1, Ordering::Relaxed);
+        log(
+            &app,
+            &settings,
+            peer,
+            connected_at,
+            ("clientFiltered", FILTERED, None, 0, 0),
+        );
+        return;
+    }
+    let private = settings
+        .proxy_header(peer, edge)
+        .map(|_| Arc::new(Pool::default()));
+    let exchange = Arc::new(Exchange {
+        settings: settings.clone(),
+        app: app.clone(),
+        peer,
+        edge,
+        private,
+        upgraded: Mutex::new(None),
+        last_origin: Mutex::new(None),
+    });
+    let ex = exchange.clone();
+    let service = hyper::service::service_fn(move |request| {
+        let ex = ex.clone();
+        async move { Ok::<_, Infallible>(ex.handle(request).await) }
+    });
+    let served = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(app.node.options.tcp_idle_timeout)
+        .serve_connection(TokioIo::new(client), service)
+        .with_upgrades()
+        .await;
+    let mut status = 200;
+    if let Err(error) = served {
+        tracing::debug!(%error, "client connection ended with an error");
+        status = 499;
+    }
+    let upgrade = exchange
+        .upgraded
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
+    if let Some((client, origin)) = upgrade {
+        status = relay_upgraded(client, origin).await;
+    }
+    let origin = *exchange
+        .last_origin
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let outcome: Outcome = ("disconnect", status, origin, 0, 0);
+    log(&app, &settings, peer, connected_at, outcome);
+}
+
+/// Bytes both ways between the two upgraded connections until both are done.
+async fn relay_upgraded(client: OnUpgrade, origin: OnUpgrade) -> u16 {
+    let (client, origin): (Upgraded, Upgraded) = match tokio::try_join!(client, origin) {
+        Ok(both) => both,
+        Err(error) => {
+            tracing::debug!(%error, "upgrade failed");
+            return 502;
+        }
+    };
+    let (mut client, mut origin) = (TokioIo::new(client), TokioIo::new(origin));
+    match tokio::io::copy_bidirectional(&mut client, &mut origin).await {
+        Ok(_) => 200,
+        Err(error) => {
+            tracing::debug!(%error, "upgraded relay failed");
+            499
+        }
+    }
+}
+
+impl Exchange {
+    fn pool(&self) -> &Arc<Pool> {
+        self.private.as_ref().unwrap_or(&self.settings.http_pool)
+    }
+
+    async fn handle(&self, mut request: Request<Incoming>) -> Response<Body> {
+        let started = Instant::now();
+        let ray = headers::ray_id(rand::random(), &self.app.node.options.colo);
+        let (method, path) = (
+            request.method().to_string(),
+            request.uri().path().to_owned(),
+        );
+        let host = request
+            .headers()
+            .get(HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| request.uri().host())
+            .unwrap_or_default()
+            .to_owned();
+        let upgrade = headers::upgrade(request.headers());
+        let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut request));
+        headers::to_origin(
+            request.headers_mut(),
+            self.peer.ip(),
+            "http",
+            &ray,
+            upgrade.clone(),
+        );
+        // Origin-form to the origin, whatever form the client used.
+        if let Some(pq) = request.uri().path_and_query().cloned() {
+            *request.uri_mut() = pq.as_str().parse().unwrap_or_default();
+        }
+        *request.version_mut() = Version::HTTP_11;
+        let (parts, incoming) = request.into_parts();
+        let request = Request::from_parts(parts, incoming.boxed());
+        let (mut response, origin) = match self.forward(request).await {
+            Ok(answered) => answered,
+            Err(status) => {
+                let page = error_page(status, &ray);
+                let mut response = Response::new(body::full(page));
+                *response.status_mut() = status;
+                response
+                    .headers_mut()
+                    .insert("content-type", "text/html; charset=utf-8".parse().unwrap());
+                headers::to_client(response.headers_mut(), &ray, None);
+                return self.logged(response, ray, (method, host, path), None, started);
+            }
+        };
+        let switching = response.status() == StatusCode::SWITCHING_PROTOCOLS;
+        if let (true, Some(client_upgrade)) = (switching, client_upgrade) {
+            let origin_upgrade = hyper::upgrade::on(&mut response);
+            *self.upgraded.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some((client_upgrade, origin_upgrade));
+        }
+        headers::to_client(
+            response.headers_mut(),
+            &ray,
+            if switching { upgrade } else { None },
+        );
+        let (parts, incoming) = response.into_parts();
+        let response = Response::from_parts(parts, incoming.boxed());
+        self.logged(response, ray, (method, host, path), Some(origin), started)
+    }
+
+    /// The response, counting its body and logging the request when it ends.
+    fn logged(
+        &self,
+        response: Response<Body>,
+        ray: String,
+        (method, host, path): (String, String, String),
+        origin: Option<SocketAddr>,
+        started: Instant,
+    ) -> Response<Body> {
+        *self.last_origin.lock().unwrap_or_else(|e| e.into_inner()) = origin;
+        let Some(access_log) = self.app.node.access_log.clone() else {
+            return response;
+        };
+        let mut event = RequestEvent {
+            timestamp: String::new(),
+            event: "request",
+            application: self.app.id.clone(),
+            colo_code: self.app.node.options.colo.clone(),
+            ray_id: ray,
+            client_ip: self.peer.ip(),
+            method,
+            host,
+            path,
+            status: response.status().as_u16(),
+            bytes: 0,
+            origin_ip: origin.map(|o| o.ip()),
+            duration_ms: 0,
+        };
+        let (parts, inner) = response.into_parts();
+        let on_end = Box::new(move |bytes| {
+            event.bytes = bytes;
+            event.duration_ms = started.elapsed().as_millis() as u64;
+            event.timestamp = log_time(chrono::Utc::now());
+            access_log.write(&event);
+        });
+        Response::from_parts(parts, Counted::new(inner, on_end).boxed())
+    }
+
+    /// Sends `request` over a pooled or new origin connection: the response, or 502/504.
+    async fn forward(
+        &self,
+        request: Request<Body>,
+    ) -> Result<(Response<Incoming>, SocketAddr), StatusCode> {
+        let retry = request.body().is_end_stream().then(|| {
+            let mut copy = Request::new(body::empty());
+            *copy.method_mut() = request.method().clone();
+            *copy.uri_mut() = request.uri().clone();
+            *copy.headers_mut() = request.headers().clone();
+            copy
+        });
+        let (pooled, (origin, sender)) = match self.pool().take() {
+            Some(idle) => (true, idle),
+            None => (false, self.connect().await?),
+        };
+        match self.send(origin, sender, request).await {
+            // A pooled connection the origin closed meanwhile: once more, on a new one.
+            Err(StatusCode::BAD_GATEWAY) if pooled && retry.is_some() => {
+                let (origin, sender) = self.connect().await?;
+                self.send(origin, sender, retry.unwrap_or_default()).await
+            }
+            other => other,
+        }
+    }
+
+    async fn send(
+        &self,
+        origin: SocketAddr,
+        mut sender: SendRequest<Body>,
+        request: Request<Body>,
+    ) -> Result<(Response<Incoming>, SocketAddr), StatusCode> {
+        let wait = self.app.node.options.http_origin_timeout;
+        let response = match tokio::time::timeout(wait, sender.send_request(request)).await {
+            Err(_) => {
+                tracing::warn!(%origin, "origin did not answer in time");
+                return Err(StatusCode::GATEWAY_TIMEOUT);
+            }
+            Ok(Err(error)) => {
+                tracing::warn!(%origin, %error, "origin request failed");
+                return Err(StatusCode::BAD_GATEWAY);
+            }
+            Ok(Ok(response)) => response,
+        };
+        if response.status() != StatusCode::SWITCHING_PROTOCOLS {
+            // Back to the pool once this response's body has been read.
+            let pool = self.pool().clone();
+            tokio::spawn(async move {
+                if sender.ready().await.is_ok() {
+                    pool.put(origin, sender);
+                }
+            });
+        }
+        Ok((response, origin))
+    }
+
+    /// A new origin connection (the PROXY header first, when the app sends one).
+    async fn connect(&self) -> Result<(SocketAddr, SendRequest<Body>), StatusCode> {
+        let budget = self.app.node.options.connect_timeout;
+        let (mut stream, origin, active) = connect(&self.settings, self.edge, budget)
+            .await
+            .map_err(|(status, _)| {
+                tracing::warn!(status, "no origin reachable");
+                StatusCode::BAD_GATEWAY
+            })?;
+        tune(SockRef::from(&stream));
+        if self.private.is_some() {
+            if let Some(header) = self.settings.proxy_header(self.peer, self.edge) {
+                stream
+                    .write_all(&header)
+                    .await
+                    .map_err(|_| StatusCode::BAD_GATEWAY)?;
+            }
+        }
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|_| StatusCode::BAD_GATEWAY)?;
+        let target = active.detach();
+        let settings = self.settings.clone();
+        tokio::spawn(async move {
+            if let Err(error) = connection.with_upgrades().await {
+                tracing::debug!(%error, "origin connection ended with an error");
+            }
+            settings.balancer().closed(target);
+        });
+        Ok((origin, sender))
+    }
+}
