@@ -1,5 +1,5 @@
-//! An `http` app's client connection: HTTP/1.1 at the edge (hyper), each request forwarded to
-//! an origin over a pooled keep-alive connection with its bodies streamed both ways, upgrades
+//! An `http` or `https` app's client connection: HTTP/1.1 at the edge (hyper), or for `https`
+//! TLS then HTTP/2 or HTTP/1.1 by ALPN; each request forwarded to an origin over a pooled keep-alive connection with its bodies streamed both ways, upgrades
 //! (WebSocket and any other) passed through as bytes, and 502/504 pages when the origin fails.
 
 use super::body::{self, Body, Counted};
@@ -8,6 +8,7 @@ use super::page::error_page;
 use super::pool::Pool;
 use crate::runtime::context::{AppShared, Settings};
 use crate::tcp::connect::{connect, tune};
+use crate::tls::session::accept;
 use crate::tcp::log::log;
 use crate::telemetry::access_log::{log_time, RequestEvent};
 use crate::telemetry::outcome::{Outcome, FILTERED};
@@ -17,14 +18,15 @@ use hyper::client::conn::http1::SendRequest;
 use hyper::header::HOST;
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper::{Request, Response, StatusCode, Version};
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use socket2::SockRef;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
+use model::TrafficType;
 use std::time::Instant;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// One client connection's requests.
@@ -39,6 +41,8 @@ struct Exchange {
     upgraded: Mutex<Option<(OnUpgrade, OnUpgrade)>>,
     /// The origin of the last request, for the connection's log line.
     last_origin: Mutex<Option<SocketAddr>>,
+    /// `http`, or `https` for an `https` app: `X-Forwarded-Proto`.
+    proto: &'static str,
 }
 
 /// Serves the client's requests until it closes; the connection's outcome for its log line.
@@ -68,6 +72,7 @@ pub(crate) async fn serve(
     let private = settings
         .proxy_header(peer, edge)
         .map(|_| Arc::new(Pool::default()));
+    let https = settings.app.config.traffic_type == TrafficType::Https;
     let exchange = Arc::new(Exchange {
         settings: settings.clone(),
         app: app.clone(),
@@ -76,16 +81,58 @@ pub(crate) async fn serve(
         private,
         upgraded: Mutex::new(None),
         last_origin: Mutex::new(None),
+        proto: if https { "https" } else { "http" },
     });
+    let status = match (https, &settings.tls) {
+        (false, _) => serve_http1(client, &exchange).await,
+        (true, Some(tls)) => match accept(client, tls, &app).await {
+            Err(outcome) => {
+                log(&app, &settings, peer, connected_at, outcome);
+                return;
+            }
+            Ok(stream) => {
+                if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+                    serve_http2(stream, &exchange).await
+                } else {
+                    serve_http1(stream, &exchange).await
+                }
+            }
+        },
+        (true, None) => 540,
+    };
+    let origin = *exchange
+        .last_origin
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let outcome: Outcome = ("disconnect", status, origin, 0, 0);
+    log(&app, &settings, peer, connected_at, outcome);
+}
+
+/// Each request of the connection, answered by `exchange`.
+fn service(
+    exchange: &Arc<Exchange>,
+) -> impl hyper::service::Service<
+    Request<Incoming>,
+    Response = Response<Body>,
+    Error = Infallible,
+    Future = impl std::future::Future<Output = Result<Response<Body>, Infallible>> + Send,
+> + Clone {
     let ex = exchange.clone();
-    let service = hyper::service::service_fn(move |request| {
+    hyper::service::service_fn(move |request| {
         let ex = ex.clone();
         async move { Ok::<_, Infallible>(ex.handle(request).await) }
-    });
+    })
+}
+
+/// HTTP/1.1 on `io` until the client closes; an agreed upgrade is relayed after. Its status.
+async fn serve_http1<IO>(io: IO, exchange: &Arc<Exchange>) -> u16
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let served = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(app.node.options.tcp_idle_timeout)
-        .serve_connection(TokioIo::new(client), service)
+        .header_read_timeout(exchange.app.node.options.tcp_idle_timeout)
+        .serve_connection(TokioIo::new(io), service(exchange))
         .with_upgrades()
         .await;
     let mut status = 200;
@@ -101,12 +148,25 @@ pub(crate) async fn serve(
     if let Some((client, origin)) = upgrade {
         status = relay_upgraded(client, origin).await;
     }
-    let origin = *exchange
-        .last_origin
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    let outcome: Outcome = ("disconnect", status, origin, 0, 0);
-    log(&app, &settings, peer, connected_at, outcome);
+    status
+}
+
+/// HTTP/2 (chosen by ALPN) on `io` until the client closes. Its status.
+async fn serve_http2<IO>(io: IO, exchange: &Arc<Exchange>) -> u16
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let served = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+        .timer(TokioTimer::new())
+        .serve_connection(TokioIo::new(io), service(exchange))
+        .await;
+    match served {
+        Ok(()) => 200,
+        Err(error) => {
+            tracing::debug!(%error, "HTTP/2 client connection ended with an error");
+            499
+        }
+    }
 }
 
 /// Bytes both ways between the two upgraded connections until both are done.
@@ -149,10 +209,18 @@ impl Exchange {
             .to_owned();
         let upgrade = headers::upgrade(request.headers());
         let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut request));
+        // HTTP/2 names the host in the URI (`:authority`): the origin gets it as `Host`.
+        if !request.headers().contains_key(HOST) {
+            if let Some(authority) = request.uri().authority().cloned() {
+                if let Ok(value) = authority.as_str().parse() {
+                    request.headers_mut().insert(HOST, value);
+                }
+            }
+        }
         headers::to_origin(
             request.headers_mut(),
             self.peer.ip(),
-            "http",
+            self.proto,
             &ray,
             upgrade.clone(),
         );
@@ -304,17 +372,54 @@ impl Exchange {
                     .map_err(|_| StatusCode::BAD_GATEWAY)?;
             }
         }
-        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|_| StatusCode::BAD_GATEWAY)?;
         let target = active.detach();
-        let settings = self.settings.clone();
-        tokio::spawn(async move {
-            if let Err(error) = connection.with_upgrades().await {
-                tracing::debug!(%error, "origin connection ended with an error");
+        let origin_tls = self.settings.tls.as_ref().and_then(|t| t.origin.clone());
+        let sender = match origin_tls {
+            None => handshake(stream, self.settings.clone(), target).await,
+            Some((connector, name)) => {
+                let budget = self.app.node.options.connect_timeout;
+                match tokio::time::timeout(budget, connector.connect(name, stream)).await {
+                    Ok(Ok(tls)) => handshake(tls, self.settings.clone(), target).await,
+                    Ok(Err(error)) => {
+                        tracing::warn!(%origin, %error, "origin TLS handshake failed");
+                        self.settings.balancer().closed(target);
+                        Err(StatusCode::BAD_GATEWAY)
+                    }
+                    Err(_) => {
+                        self.settings.balancer().closed(target);
+                        Err(StatusCode::GATEWAY_TIMEOUT)
+                    }
+                }
             }
-            settings.balancer().closed(target);
-        });
+        }?;
         Ok((origin, sender))
     }
+}
+
+/// An HTTP/1.1 client connection on `io`, driven in a task until it closes (then the balancer
+/// hears that `target`'s connection ended).
+async fn handshake<IO>(
+    io: IO,
+    settings: Arc<Settings>,
+    target: SocketAddr,
+) -> Result<SendRequest<Body>, StatusCode>
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, connection) = match hyper::client::conn::http1::handshake(TokioIo::new(io)).await
+    {
+        Ok(handshaken) => handshaken,
+        Err(error) => {
+            tracing::warn!(%error, "origin HTTP handshake failed");
+            settings.balancer().closed(target);
+            return Err(StatusCode::BAD_GATEWAY);
+        }
+    };
+    tokio::spawn(async move {
+        if let Err(error) = connection.with_upgrades().await {
+            tracing::debug!(%error, "origin connection ended with an error");
+        }
+        settings.balancer().closed(target);
+    });
+    Ok(sender)
 }

@@ -28,7 +28,8 @@ pub(crate) async fn handle(
 ) {
     let span = tracing::debug_span!(parent: &app.span, "connection", client = %peer, %edge);
     let kill = app.kill.clone();
-    if settings.app.config.traffic_type == TrafficType::Http && settings.tls.is_none() {
+    let kind = settings.app.config.traffic_type;
+    if (kind == TrafficType::Http && settings.tls.is_none()) || kind == TrafficType::Https {
         // Boxed: an HTTP exchange's state would otherwise sit in every TCP connection's task.
         let work = Box::pin(crate::http::server::serve(
             client, peer, edge, settings, app,

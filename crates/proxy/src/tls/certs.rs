@@ -5,7 +5,7 @@ use super::keys::{provider, Certified};
 use super::node_ca::NodeCa;
 use super::uploaded::Uploaded;
 use arc_swap::ArcSwap;
-use model::{App, Origin, Tls};
+use model::{App, Origin, Tls, TrafficType};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -52,13 +52,15 @@ pub(crate) struct AppTls {
 }
 
 impl AppTls {
-    /// `None` for `tls: off` (and for UDP apps, which cannot have TLS).
+    /// `None` for `tls: off` (and for UDP apps, which cannot have TLS), except for an `https`
+    /// app, which always terminates TLS at the edge (`tls` then says how it reaches origins).
     pub fn new(
         app: &App,
         options: &TlsOptions,
         uploaded: &Arc<ArcSwap<Uploaded>>,
     ) -> Option<AppTls> {
-        if app.config.tls == Tls::Off {
+        let https = app.config.traffic_type == TrafficType::Https;
+        if app.config.tls == Tls::Off && !https {
             return None;
         }
         let hostname = app.config.dns.name.to_ascii_lowercase();
@@ -72,7 +74,7 @@ impl AppTls {
             Tls::Strict => Some(origin_config(Some(&options.origin_roots))),
             _ => None,
         };
-        let mut edge = edge_config(&hostname, options, uploaded).map(Arc::new);
+        let mut edge = edge_config(&hostname, options, uploaded, https).map(Arc::new);
         let mut origin = None;
         if let Some(config) = client_config {
             match ServerName::try_from(origin_name) {
@@ -126,10 +128,12 @@ impl ResolvesServerCert for Fixed {
 }
 
 /// The edge configuration of `hostname`, choosing its certificate at each handshake.
+/// `https` apps offer HTTP/2 and HTTP/1.1 by ALPN.
 fn edge_config(
     hostname: &str,
     options: &TlsOptions,
     uploaded: &Arc<ArcSwap<Uploaded>>,
+    https: bool,
 ) -> Result<ServerConfig, String> {
     let fallback: Option<Arc<dyn ResolvesServerCert>> =
         match (options.certificates.get(hostname), &options.ca) {
@@ -150,11 +154,15 @@ fn edge_config(
         uploaded: uploaded.clone(),
         fallback,
     };
-    Ok(ServerConfig::builder_with_provider(provider())
+    let mut config = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
         .with_no_client_auth()
-        .with_cert_resolver(Arc::new(chooser)))
+        .with_cert_resolver(Arc::new(chooser));
+    if https {
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    }
+    Ok(config)
 }
 
 /// A client config that verifies against the web PKI and `roots`, or (`None`) accepts any

@@ -18,6 +18,7 @@ use tokio::net::TcpStream;
 use tokio::time::timeout;
 use tokio::time::Instant;
 use tokio_rustls::rustls::server::Acceptor;
+use tokio_rustls::server::TlsStream;
 use tokio_rustls::LazyConfigAcceptor;
 
 /// Cloudflare's event-log statuses for TLS at the edge.
@@ -26,18 +27,15 @@ const CLIENT_HANDSHAKE: u16 = 443;
 const CLIENT_TLS: u16 = 490;
 const BAD_EDGE_TLS: u16 = 540;
 
-pub(crate) async fn proxy(
+/// The client's TLS handshake at the edge, within `--tls-handshake-timeout`; a client hello
+/// naming another hostname is refused before any certificate is sent.
+pub(crate) async fn accept(
     client: TcpStream,
-    peer: SocketAddr,
-    edge: SocketAddr,
-    settings: &Settings,
-    app: &AppShared,
     tls: &AppTls,
-) -> Outcome {
-    let budget = app.node.options.connect_timeout;
-    let idle = app.node.options.tcp_idle_timeout;
+    app: &AppShared,
+) -> Result<TlsStream<TcpStream>, Outcome> {
     let Ok(config) = &tls.edge else {
-        return ("tlsError", BAD_EDGE_TLS, None, 0, 0);
+        return Err(("tlsError", BAD_EDGE_TLS, None, 0, 0));
     };
     let handshake = async {
         let hello = LazyConfigAcceptor::new(Acceptor::default(), client).await?;
@@ -50,18 +48,34 @@ pub(crate) async fn proxy(
         }
         hello.into_stream(config.clone()).await.map(Some)
     };
-    let client = match timeout(app.node.options.tls_handshake_timeout, handshake).await {
-        Ok(Ok(Some(stream))) => stream,
-        Ok(Ok(None)) => return ("tlsError", BAD_SNI, None, 0, 0),
+    match timeout(app.node.options.tls_handshake_timeout, handshake).await {
+        Ok(Ok(Some(stream))) => Ok(stream),
+        Ok(Ok(None)) => Err(("tlsError", BAD_SNI, None, 0, 0)),
         Ok(Err(error)) => {
             tracing::debug!(%error, "client TLS handshake failed");
-            return ("tlsError", CLIENT_HANDSHAKE, None, 0, 0);
+            Err(("tlsError", CLIENT_HANDSHAKE, None, 0, 0))
         }
         Err(_) => {
             tracing::debug!("client TLS handshake timed out");
             app.node.counters.timed_out.fetch_add(1, Ordering::Relaxed);
-            return ("tlsError", limit::TLS_HANDSHAKE, None, 0, 0);
+            Err(("tlsError", limit::TLS_HANDSHAKE, None, 0, 0))
         }
+    }
+}
+
+pub(crate) async fn proxy(
+    client: TcpStream,
+    peer: SocketAddr,
+    edge: SocketAddr,
+    settings: &Settings,
+    app: &AppShared,
+    tls: &AppTls,
+) -> Outcome {
+    let budget = app.node.options.connect_timeout;
+    let idle = app.node.options.tcp_idle_timeout;
+    let client = match accept(client, tls, app).await {
+        Ok(stream) => stream,
+        Err(outcome) => return outcome,
     };
     let (mut origin, addr, _active) = match connect(settings, edge, budget).await {
         Ok(connected) => connected,
