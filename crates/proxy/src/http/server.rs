@@ -8,10 +8,10 @@ use super::page::error_page;
 use super::pool::Pool;
 use crate::runtime::context::{AppShared, Settings};
 use crate::tcp::connect::{connect, tune};
-use crate::tls::session::accept;
 use crate::tcp::log::log;
 use crate::telemetry::access_log::{log_time, RequestEvent};
 use crate::telemetry::outcome::{Outcome, FILTERED};
+use crate::tls::session::accept;
 use http_body_util::BodyExt;
 use hyper::body::{Body as _, Incoming};
 use hyper::client::conn::http1::SendRequest;
@@ -19,12 +19,12 @@ use hyper::header::HOST;
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper::{Request, Response, StatusCode, Version};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use model::TrafficType;
 use socket2::SockRef;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use model::TrafficType;
 use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -406,8 +406,7 @@ async fn handshake<IO>(
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let (sender, connection) = match hyper::client::conn::http1::handshake(TokioIo::new(io)).await
-    {
+    let (sender, connection) = match hyper::client::conn::http1::handshake(TokioIo::new(io)).await {
         Ok(handshaken) => handshaken,
         Err(error) => {
             tracing::warn!(%error, "origin HTTP handshake failed");

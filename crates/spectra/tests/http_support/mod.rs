@@ -132,7 +132,6 @@ pub async fn up(edge: &str) {
     panic!("{edge} never came up");
 }
 
-
 /// Answers HTTP/1.1 requests on `io` as the test origin does.
 pub async fn serve_origin<IO>(io: IO)
 where
