@@ -7,7 +7,7 @@ mod server;
 pub mod update;
 pub mod zone_data;
 
-pub use server::{serve, Published};
+pub use server::{bind_pair, serve, Published};
 pub use zone_data::{ZoneData, ZoneSettings};
 
 /// Why a DNS part stopped.

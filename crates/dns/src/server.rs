@@ -12,6 +12,7 @@ use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseI
 use hickory_server::ServerFuture;
 use model::Publication;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -112,6 +113,20 @@ async fn answer_udp(socket: UdpSocket, published: Arc<Published>) -> Result<(), 
         }
         if let Err(error) = socket.send_to(&outgoing, peer).await {
             tracing::debug!(%error, %peer, "cannot send a DNS response");
+        }
+    }
+}
+
+/// A UDP socket and a TCP listener on the same address. With port 0, the port the UDP socket
+/// got may be taken for TCP: a few other ports are tried.
+pub async fn bind_pair(addr: SocketAddr) -> std::io::Result<(UdpSocket, TcpListener)> {
+    let mut tries = if addr.port() == 0 { 16 } else { 1 };
+    loop {
+        let udp = UdpSocket::bind(addr).await?;
+        match TcpListener::bind(udp.local_addr()?).await {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && tries > 1 => tries -= 1,
+            Err(e) => return Err(e),
         }
     }
 }

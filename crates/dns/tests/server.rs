@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 use std::sync::Arc;
-use tokio::net::{TcpListener, UdpSocket};
+use tokio::net::UdpSocket;
 
 fn publication(hosts: &[(&str, &[&str])]) -> Publication {
     let mut zone = ZonePublication {
@@ -41,9 +41,10 @@ async fn start(p: &Publication) -> Server {
         ZoneSettings::new(30, &["ns1.example.net".into(), "ns2.example.net".into()]).unwrap();
     let published = Arc::new(Published::new(settings));
     published.update(p);
-    let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let (udp, tcp) = dns::bind_pair("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
     let addr = udp.local_addr().unwrap();
-    let tcp = TcpListener::bind(addr).await.unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel();
     tokio::spawn(serve(vec![udp], vec![tcp], published.clone(), async {
         let _ = rx.await;

@@ -4,7 +4,6 @@ use super::dns_settings::DnsSettings;
 use anyhow::Context;
 use model::Publication;
 use std::sync::Arc;
-use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -21,14 +20,10 @@ pub async fn start_server(
     }
     let (mut udp, mut tcp) = (Vec::new(), Vec::new());
     for addr in &settings.listen {
-        let socket = UdpSocket::bind(addr)
+        let (socket, listener) = ::dns::bind_pair(*addr)
             .await
-            .with_context(|| format!("cannot listen for DNS on {addr} (UDP)"))?;
-        // Port 0 picks one port for both transports.
+            .with_context(|| format!("cannot listen for DNS on {addr} (UDP and TCP)"))?;
         let bound = socket.local_addr()?;
-        let listener = TcpListener::bind(bound)
-            .await
-            .with_context(|| format!("cannot listen for DNS on {bound} (TCP)"))?;
         tracing::info!(%bound, "DNS listening");
         println!("Spectra DNS listening on {bound}");
         udp.push(socket);
