@@ -29,7 +29,7 @@ thread_local! {
 
 /// Runs `f` with this thread's scratch buffer (128 KiB): bytes only pass through it, so no
 /// connection needs a buffer of its own. `f` must not call this again.
-fn with_scratch<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
+pub(crate) fn with_scratch<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
     SCRATCH_BUF.with(|buf| f(&mut buf.borrow_mut()[..]))
 }
 

@@ -4,5 +4,6 @@
 pub(crate) mod certs;
 pub(crate) mod keys;
 pub(crate) mod node_ca;
+pub(crate) mod relay;
 pub(crate) mod session;
 pub(crate) mod uploaded;

@@ -3,20 +3,18 @@
 //! both ways.
 
 use super::certs::AppTls;
+use super::relay::Relay;
 use crate::runtime::context::{AppShared, Settings};
 use crate::tcp::connect::{connect, tune};
 use crate::telemetry::outcome::{limit, relay_status, Outcome, Side};
 use socket2::SockRef;
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
-use tokio::time::Instant;
 use tokio_rustls::rustls::server::Acceptor;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::LazyConfigAcceptor;
@@ -119,82 +117,21 @@ pub(crate) async fn proxy(
 /// are done or no byte moved for `idle`.
 async fn relay(
     client: impl AsyncRead + AsyncWrite + Unpin,
-    mut origin: impl AsyncRead + AsyncWrite + Unpin,
+    origin: impl AsyncRead + AsyncWrite + Unpin,
     idle: Duration,
 ) -> (u16, u64, u64) {
-    let start = Instant::now();
-    let active = AtomicU64::new(0);
-    let mut client = Watched {
-        inner: client,
-        start,
-        active: &active,
-    };
-    let copy = Box::pin(tokio::io::copy_bidirectional(&mut client, &mut origin));
-    let last_active = |_: &_| start + Duration::from_millis(active.load(Ordering::Relaxed));
-    match crate::tcp::idle::timeout(copy, last_active, idle).await {
+    let relay = Relay::new(client, origin);
+    match crate::tcp::idle::timeout(relay, Relay::last_active, idle).await {
         None => (limit::IDLE, 0, 0),
         Some(Ok((up, down))) => (200, up, down),
-        Some(Err(error)) => {
-            tracing::debug!(%error, "TLS relay failed");
-            let status = if error.kind() == io::ErrorKind::InvalidData {
+        Some(Err((side, error))) => {
+            tracing::debug!(?side, %error, "TLS relay failed");
+            let status = if side == Side::Client && error.kind() == io::ErrorKind::InvalidData {
                 CLIENT_TLS
             } else {
-                relay_status(Side::Client, &error)
+                relay_status(side, &error)
             };
             (status, 0, 0)
         }
-    }
-}
-
-/// The client's side of a TLS relay, noting when a byte last moved (every byte of the relay
-/// passes through it).
-struct Watched<'a, S> {
-    inner: S,
-    start: Instant,
-    /// Milliseconds after `start`.
-    active: &'a AtomicU64,
-}
-
-impl<S> Watched<'_, S> {
-    fn touch(&self) {
-        let ms = self.start.elapsed().as_millis() as u64;
-        self.active.store(ms, Ordering::Relaxed);
-    }
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for Watched<'_, S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let result = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if buf.filled().len() != before {
-            self.touch();
-        }
-        result
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<'_, S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        data: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let result = Pin::new(&mut self.inner).poll_write(cx, data);
-        if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
-            self.touch();
-        }
-        result
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
