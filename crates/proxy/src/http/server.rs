@@ -10,7 +10,8 @@ use crate::runtime::context::{AppShared, Settings};
 use crate::tcp::connect::{connect, tune};
 use crate::tcp::log::log;
 use crate::telemetry::access_log::{log_time, RequestEvent};
-use crate::telemetry::outcome::{Outcome, FILTERED};
+use crate::telemetry::outcome::{relay_status, Outcome, FILTERED};
+use crate::tls::relay::Relay;
 use crate::tls::session::accept;
 use http_body_util::BodyExt;
 use hyper::body::{Body as _, Incoming};
@@ -178,12 +179,12 @@ async fn relay_upgraded(client: OnUpgrade, origin: OnUpgrade) -> u16 {
             return 502;
         }
     };
-    let (mut client, mut origin) = (TokioIo::new(client), TokioIo::new(origin));
-    match tokio::io::copy_bidirectional(&mut client, &mut origin).await {
+    // The relay of TLS apps: no buffer held while the upgraded connection is idle.
+    match Relay::new(TokioIo::new(client), TokioIo::new(origin)).await {
         Ok(_) => 200,
-        Err(error) => {
-            tracing::debug!(%error, "upgraded relay failed");
-            499
+        Err((side, error)) => {
+            tracing::debug!(?side, %error, "upgraded relay failed");
+            relay_status(side, &error)
         }
     }
 }
