@@ -1,9 +1,10 @@
 //! Spectra's data plane: turns each published `Snapshot` into edge listeners that relay to origins.
 //!
-//! Modules, bottom to top (none imports one above it): `wire`, `telemetry`, `clients`, `geoip`,
-//! `origin`, `tls::{keys, node_ca, uploaded, certs}` -> `options` -> `node` -> `runtime::context` -> `tcp::{connect, relay, log}`
-//! -> `tls::session`, `http::server` -> `tcp::session` -> `listen` (with its TCP accept loop) -> `udp` ->
-//! `runtime` -> `supervisor` -> this file.
+//! Modules, bottom to top (none imports one above it): `wire`, `telemetry`, `clients`,
+//! `geoip`, `origin`, `tls::{keys, node_ca, uploaded, certs}`, `http::{body, pool, headers,
+//! page}` -> `options` -> `node` -> `runtime::context` -> `tcp::{connect, relay, idle, log}` ->
+//! `tls::{relay, session}` -> `http::{exchange, upstream, server}` -> `tcp::session` ->
+//! `listen` (with its TCP accept loop) -> `udp` -> `runtime` -> `supervisor` -> this file.
 
 mod clients;
 mod geoip;

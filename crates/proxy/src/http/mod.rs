@@ -2,7 +2,9 @@
 //! forwards each request to an origin over pooled keep-alive connections.
 
 pub(crate) mod body;
+pub(crate) mod exchange;
 pub(crate) mod headers;
 pub(crate) mod page;
 pub(crate) mod pool;
 pub(crate) mod server;
+pub(crate) mod upstream;

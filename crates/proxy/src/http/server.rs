@@ -1,50 +1,33 @@
 //! An `http` or `https` app's client connection: HTTP/1.1 at the edge (hyper), or for `https`
-//! TLS then HTTP/2 or HTTP/1.1 by ALPN; each request forwarded to an origin over a pooled keep-alive connection with its bodies streamed both ways, upgrades
-//! (WebSocket and any other) passed through as bytes, and 502/504 pages when the origin fails.
+//! TLS then HTTP/2 or HTTP/1.1 by ALPN; each request's headers rewritten and sent on (see
+//! `upstream`), bodies streamed both ways, upgrades (WebSocket and any other) passed through
+//! as bytes, the edge's own 502/504 pages, and a log line per request.
 
 use super::body::{self, Body, Counted};
+use super::exchange::Exchange;
 use super::headers;
 use super::page::error_page;
 use super::pool::Pool;
 use crate::runtime::context::{AppShared, Settings};
-use crate::tcp::connect::{connect, tune};
 use crate::tcp::log::log;
 use crate::telemetry::access_log::{log_time, RequestEvent};
 use crate::telemetry::outcome::{relay_status, Outcome, FILTERED};
 use crate::tls::relay::Relay;
 use crate::tls::session::accept;
 use http_body_util::BodyExt;
-use hyper::body::{Body as _, Incoming};
-use hyper::client::conn::http1::SendRequest;
+use hyper::body::Incoming;
 use hyper::header::HOST;
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper::{Request, Response, StatusCode, Version};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use model::TrafficType;
-use socket2::SockRef;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
-
-/// One client connection's requests.
-struct Exchange {
-    settings: Arc<Settings>,
-    app: Arc<AppShared>,
-    peer: SocketAddr,
-    edge: SocketAddr,
-    /// With PROXY headers, origin connections belong to this client alone.
-    private: Option<Arc<Pool>>,
-    /// An upgrade both sides agreed to: relayed once the connection hands the sockets over.
-    upgraded: Mutex<Option<(OnUpgrade, OnUpgrade)>>,
-    /// The origin of the last request, for the connection's log line.
-    last_origin: Mutex<Option<SocketAddr>>,
-    /// `http`, or `https` for an `https` app: `X-Forwarded-Proto`.
-    proto: &'static str,
-}
 
 /// Serves the client's requests until it closes; the connection's outcome for its log line.
 pub(crate) async fn serve(
@@ -190,10 +173,6 @@ async fn relay_upgraded(client: OnUpgrade, origin: OnUpgrade) -> u16 {
 }
 
 impl Exchange {
-    fn pool(&self) -> &Arc<Pool> {
-        self.private.as_ref().unwrap_or(&self.settings.http_pool)
-    }
-
     async fn handle(&self, mut request: Request<Incoming>) -> Response<Body> {
         let started = Instant::now();
         let ray = headers::ray_id(rand::random(), &self.app.node.options.colo);
@@ -298,128 +277,4 @@ impl Exchange {
         });
         Response::from_parts(parts, Counted::new(inner, on_end).boxed())
     }
-
-    /// Sends `request` over a pooled or new origin connection: the response, or 502/504.
-    async fn forward(
-        &self,
-        request: Request<Body>,
-    ) -> Result<(Response<Incoming>, SocketAddr), StatusCode> {
-        let retry = request.body().is_end_stream().then(|| {
-            let mut copy = Request::new(body::empty());
-            *copy.method_mut() = request.method().clone();
-            *copy.uri_mut() = request.uri().clone();
-            *copy.headers_mut() = request.headers().clone();
-            copy
-        });
-        let (pooled, (origin, sender)) = match self.pool().take() {
-            Some(idle) => (true, idle),
-            None => (false, self.connect().await?),
-        };
-        match self.send(origin, sender, request).await {
-            // A pooled connection the origin closed meanwhile: once more, on a new one.
-            Err(StatusCode::BAD_GATEWAY) if pooled && retry.is_some() => {
-                let (origin, sender) = self.connect().await?;
-                self.send(origin, sender, retry.unwrap_or_default()).await
-            }
-            other => other,
-        }
-    }
-
-    async fn send(
-        &self,
-        origin: SocketAddr,
-        mut sender: SendRequest<Body>,
-        request: Request<Body>,
-    ) -> Result<(Response<Incoming>, SocketAddr), StatusCode> {
-        let wait = self.app.node.options.http_origin_timeout;
-        let response = match tokio::time::timeout(wait, sender.send_request(request)).await {
-            Err(_) => {
-                tracing::warn!(%origin, "origin did not answer in time");
-                return Err(StatusCode::GATEWAY_TIMEOUT);
-            }
-            Ok(Err(error)) => {
-                tracing::warn!(%origin, %error, "origin request failed");
-                return Err(StatusCode::BAD_GATEWAY);
-            }
-            Ok(Ok(response)) => response,
-        };
-        if response.status() != StatusCode::SWITCHING_PROTOCOLS {
-            // Back to the pool once this response's body has been read.
-            let pool = self.pool().clone();
-            tokio::spawn(async move {
-                if sender.ready().await.is_ok() {
-                    pool.put(origin, sender);
-                }
-            });
-        }
-        Ok((response, origin))
-    }
-
-    /// A new origin connection (the PROXY header first, when the app sends one).
-    async fn connect(&self) -> Result<(SocketAddr, SendRequest<Body>), StatusCode> {
-        let budget = self.app.node.options.connect_timeout;
-        let (mut stream, origin, active) = connect(&self.settings, self.edge, budget)
-            .await
-            .map_err(|(status, _)| {
-                tracing::warn!(status, "no origin reachable");
-                StatusCode::BAD_GATEWAY
-            })?;
-        tune(SockRef::from(&stream));
-        if self.private.is_some() {
-            if let Some(header) = self.settings.proxy_header(self.peer, self.edge) {
-                stream
-                    .write_all(&header)
-                    .await
-                    .map_err(|_| StatusCode::BAD_GATEWAY)?;
-            }
-        }
-        let target = active.detach();
-        let origin_tls = self.settings.tls.as_ref().and_then(|t| t.origin.clone());
-        let sender = match origin_tls {
-            None => handshake(stream, self.settings.clone(), target).await,
-            Some((connector, name)) => {
-                let budget = self.app.node.options.connect_timeout;
-                match tokio::time::timeout(budget, connector.connect(name, stream)).await {
-                    Ok(Ok(tls)) => handshake(tls, self.settings.clone(), target).await,
-                    Ok(Err(error)) => {
-                        tracing::warn!(%origin, %error, "origin TLS handshake failed");
-                        self.settings.balancer().closed(target);
-                        Err(StatusCode::BAD_GATEWAY)
-                    }
-                    Err(_) => {
-                        self.settings.balancer().closed(target);
-                        Err(StatusCode::GATEWAY_TIMEOUT)
-                    }
-                }
-            }
-        }?;
-        Ok((origin, sender))
-    }
-}
-
-/// An HTTP/1.1 client connection on `io`, driven in a task until it closes (then the balancer
-/// hears that `target`'s connection ended).
-async fn handshake<IO>(
-    io: IO,
-    settings: Arc<Settings>,
-    target: SocketAddr,
-) -> Result<SendRequest<Body>, StatusCode>
-where
-    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let (sender, connection) = match hyper::client::conn::http1::handshake(TokioIo::new(io)).await {
-        Ok(handshaken) => handshaken,
-        Err(error) => {
-            tracing::warn!(%error, "origin HTTP handshake failed");
-            settings.balancer().closed(target);
-            return Err(StatusCode::BAD_GATEWAY);
-        }
-    };
-    tokio::spawn(async move {
-        if let Err(error) = connection.with_upgrades().await {
-            tracing::debug!(%error, "origin connection ended with an error");
-        }
-        settings.balancer().closed(target);
-    });
-    Ok(sender)
 }
