@@ -271,18 +271,27 @@ async fn with_proxy_protocol_each_client_gets_its_own_origin_connection_and_one_
     create_app(&node, &zone, &token, app).await;
     let edge = "127.65.0.4:8083";
     up(edge).await;
-    let one = reqwest::Client::new();
+    // One client connection, three requests on it (a pooling client might open a second).
+    let stream = tokio::net::TcpStream::connect(edge).await.unwrap();
+    let (mut one, connection) = hyper::client::conn::http1::handshake::<
+        _,
+        http_body_util::Empty<Bytes>,
+    >(hyper_util::rt::TokioIo::new(stream))
+    .await
+    .unwrap();
+    tokio::spawn(connection);
     let mut headers = Vec::new();
     for _ in 0..3 {
-        headers.push(
-            one.get(format!("http://{edge}/"))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap(),
-        );
+        let request = hyper::Request::get("/")
+            .header("host", "pp.example.com")
+            .body(http_body_util::Empty::new())
+            .unwrap();
+        one.ready().await.unwrap();
+        let response = one.send_request(request).await.unwrap();
+        let body = http_body_util::BodyExt::collect(response.into_body())
+            .await
+            .unwrap();
+        headers.push(String::from_utf8(body.to_bytes().to_vec()).unwrap());
     }
     assert!(
         headers[0].starts_with("PROXY TCP4 127.0.0.1 127.65.0.4 "),

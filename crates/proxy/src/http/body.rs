@@ -1,10 +1,10 @@
 //! The body types of an `http` app: what goes to origins and clients (boxed, so a streamed
-//! body, an edge page and an empty retry share one type), and a response body that counts its
+//! body and an edge page share one type), and a response body that counts its
 //! bytes and writes the request's log line when it ends.
 
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Empty, Full};
+use http_body_util::{BodyExt, Full};
 use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -17,12 +17,8 @@ pub fn full(text: impl Into<Bytes>) -> Body {
         .boxed()
 }
 
-pub fn empty() -> Body {
-    Empty::new().map_err(|never| match never {}).boxed()
-}
-
-/// Called once with the bytes sent, when the body ends or is dropped.
-pub type OnEnd = Box<dyn FnOnce(u64) + Send + Sync>;
+/// Called once with the bytes sent and whether the body ended whole, when it ends or is dropped.
+pub type OnEnd = Box<dyn FnOnce(u64, bool) + Send + Sync>;
 
 /// A body that counts the bytes it yields.
 pub struct Counted {
@@ -40,9 +36,9 @@ impl Counted {
         }
     }
 
-    fn end(&mut self) {
+    fn end(&mut self, whole: bool) {
         if let Some(on_end) = self.on_end.take() {
-            on_end(self.bytes);
+            on_end(self.bytes, whole);
         }
     }
 }
@@ -62,7 +58,8 @@ impl HttpBody for Counted {
                     self.bytes += data.len() as u64;
                 }
             }
-            Poll::Ready(None) | Poll::Ready(Some(Err(_))) => self.end(),
+            Poll::Ready(None) => self.end(true),
+            Poll::Ready(Some(Err(_))) => self.end(false),
             Poll::Pending => {}
         }
         polled
@@ -79,6 +76,8 @@ impl HttpBody for Counted {
 
 impl Drop for Counted {
     fn drop(&mut self) {
-        self.end();
+        // A body with nothing in it may be dropped unpolled: it ended whole all the same.
+        let whole = self.inner.is_end_stream();
+        self.end(whole);
     }
 }

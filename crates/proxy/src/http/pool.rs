@@ -25,18 +25,19 @@ pub struct Pool {
 }
 
 impl Pool {
-    /// The most recently used idle connection that can take a request, with its origin.
+    /// The most recently used idle connection still open, with its origin (it may need a
+    /// moment to be ready for the next request: `SendRequest::ready`).
     pub fn take(&self) -> Option<(SocketAddr, SendRequest<Body>)> {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         while let Some(i) = idle.pop() {
-            if i.since.elapsed() < IDLE_FOR && i.sender.is_ready() {
+            if i.since.elapsed() < IDLE_FOR && !i.sender.is_closed() {
                 return Some((i.origin, i.sender));
             }
         }
         None
     }
 
-    /// Keeps a connection that finished its request.
+    /// Keeps a connection whose last response ended whole.
     pub fn put(&self, origin: SocketAddr, sender: SendRequest<Body>) {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         if idle.len() >= MAX_IDLE {

@@ -8,6 +8,7 @@ use super::exchange::Exchange;
 use super::headers;
 use super::page::error_page;
 use super::pool::Pool;
+use super::upstream::Answered;
 use crate::runtime::context::{AppShared, Settings};
 use crate::tcp::log::log;
 use crate::telemetry::access_log::{log_time, RequestEvent};
@@ -211,7 +212,11 @@ impl Exchange {
         *request.version_mut() = Version::HTTP_11;
         let (parts, incoming) = request.into_parts();
         let request = Request::from_parts(parts, incoming.boxed());
-        let (mut response, origin) = match self.forward(request).await {
+        let Answered {
+            mut response,
+            origin,
+            sender,
+        } = match self.forward(request).await {
             Ok(answered) => answered,
             Err(status) => {
                 let page = error_page(status, &ray);
@@ -237,7 +242,22 @@ impl Exchange {
         );
         let (parts, incoming) = response.into_parts();
         let response = Response::from_parts(parts, incoming.boxed());
-        self.logged(response, ray, (method, host, path), Some(origin), started)
+        let reuse = sender.map(|sender| (self.pool().clone(), origin, sender));
+        let response = self.logged(response, ray, (method, host, path), Some(origin), started);
+        match reuse {
+            // The origin connection goes back to the pool when the body has ended whole, so a
+            // client's next request finds it there.
+            Some((pool, origin, sender)) => {
+                let (parts, inner) = response.into_parts();
+                let on_end = Box::new(move |_, whole| {
+                    if whole {
+                        pool.put(origin, sender);
+                    }
+                });
+                Response::from_parts(parts, Counted::new(inner, on_end).boxed())
+            }
+            None => response,
+        }
     }
 
     /// The response, counting its body and logging the request when it ends.
@@ -269,7 +289,7 @@ impl Exchange {
             duration_ms: 0,
         };
         let (parts, inner) = response.into_parts();
-        let on_end = Box::new(move |bytes| {
+        let on_end = Box::new(move |bytes, _| {
             event.bytes = bytes;
             event.duration_ms = started.elapsed().as_millis() as u64;
             event.timestamp = log_time(chrono::Utc::now());

@@ -1,12 +1,13 @@
 //! The origin side of an `http` or `https` app: a request sent over a pooled keep-alive
-//! connection or a new one (PROXY header first, TLS as the app's `tls` says), retried once on
-//! a new connection when a pooled one turns out closed; 502 and 504 when the origin fails.
+//! connection or a new one (PROXY header first, TLS as the app's `tls` says), sent again on a
+//! new connection when a pooled one had closed before it went out; 502 and 504 when the origin
+//! fails.
 
-use super::body::{self, Body};
+use super::body::Body;
 use super::exchange::Exchange;
 use crate::runtime::context::Settings;
 use crate::tcp::connect::{connect, tune};
-use hyper::body::{Body as _, Incoming};
+use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
@@ -15,30 +16,52 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
+/// Why a request got no response: the edge's status for it, or the request itself, back
+/// unsent (its connection had closed), to send on another.
+enum Unsent {
+    Status(StatusCode),
+    Back(Box<Request<Body>>),
+}
+
+impl Unsent {
+    fn status(self) -> StatusCode {
+        match self {
+            Unsent::Status(status) => status,
+            Unsent::Back(_) => StatusCode::BAD_GATEWAY,
+        }
+    }
+}
+
+/// An origin's response, from which origin, and its connection for the pool once the
+/// response has ended (none for an upgrade).
+pub(crate) struct Answered {
+    pub response: Response<Incoming>,
+    pub origin: SocketAddr,
+    pub sender: Option<SendRequest<Body>>,
+}
+
 impl Exchange {
     /// Sends `request` over a pooled or new origin connection: the response, or 502/504.
-    pub async fn forward(
-        &self,
-        request: Request<Body>,
-    ) -> Result<(Response<Incoming>, SocketAddr), StatusCode> {
-        let retry = request.body().is_end_stream().then(|| {
-            let mut copy = Request::new(body::empty());
-            *copy.method_mut() = request.method().clone();
-            *copy.uri_mut() = request.uri().clone();
-            *copy.headers_mut() = request.headers().clone();
-            copy
-        });
-        let (pooled, (origin, sender)) = match self.pool().take() {
+    pub async fn forward(&self, request: Request<Body>) -> Result<Answered, StatusCode> {
+        let idle = match self.pool().take() {
+            // Ready once the origin connection has taken in its last response's end.
+            Some((origin, mut sender)) => sender.ready().await.ok().map(|()| (origin, sender)),
+            None => None,
+        };
+        let (pooled, (origin, sender)) = match idle {
             Some(idle) => (true, idle),
             None => (false, self.connect().await?),
         };
         match self.send(origin, sender, request).await {
-            // A pooled connection the origin closed meanwhile: once more, on a new one.
-            Err(StatusCode::BAD_GATEWAY) if pooled && retry.is_some() => {
+            Ok(answered) => Ok(answered),
+            // A pooled connection that closed before the request went out: on a new one.
+            Err(Unsent::Back(request)) if pooled => {
                 let (origin, sender) = self.connect().await?;
-                self.send(origin, sender, retry.unwrap_or_default()).await
+                self.send(origin, sender, *request)
+                    .await
+                    .map_err(Unsent::status)
             }
-            other => other,
+            Err(failed) => Err(failed.status()),
         }
     }
 
@@ -47,29 +70,30 @@ impl Exchange {
         origin: SocketAddr,
         mut sender: SendRequest<Body>,
         request: Request<Body>,
-    ) -> Result<(Response<Incoming>, SocketAddr), StatusCode> {
+    ) -> Result<Answered, Unsent> {
         let wait = self.app.node.options.http_origin_timeout;
-        let response = match tokio::time::timeout(wait, sender.send_request(request)).await {
+        let response = match tokio::time::timeout(wait, sender.try_send_request(request)).await {
             Err(_) => {
                 tracing::warn!(%origin, "origin did not answer in time");
-                return Err(StatusCode::GATEWAY_TIMEOUT);
+                return Err(Unsent::Status(StatusCode::GATEWAY_TIMEOUT));
             }
-            Ok(Err(error)) => {
-                tracing::warn!(%origin, %error, "origin request failed");
-                return Err(StatusCode::BAD_GATEWAY);
+            Ok(Err(mut error)) => {
+                if let Some(request) = error.take_message() {
+                    return Err(Unsent::Back(Box::new(request)));
+                }
+                tracing::warn!(%origin, error = %error.into_error(), "origin request failed");
+                return Err(Unsent::Status(StatusCode::BAD_GATEWAY));
             }
             Ok(Ok(response)) => response,
         };
-        if response.status() != StatusCode::SWITCHING_PROTOCOLS {
-            // Back to the pool once this response's body has been read.
-            let pool = self.pool().clone();
-            tokio::spawn(async move {
-                if sender.ready().await.is_ok() {
-                    pool.put(origin, sender);
-                }
-            });
-        }
-        Ok((response, origin))
+        // An upgraded connection is the client's from now on; any other goes back to the pool
+        // when its response has ended whole.
+        let reusable = response.status() != StatusCode::SWITCHING_PROTOCOLS;
+        Ok(Answered {
+            response,
+            origin,
+            sender: reusable.then_some(sender),
+        })
     }
 
     /// A new origin connection (the PROXY header first, when the app sends one).
