@@ -17,6 +17,7 @@ use crate::tls::relay::Relay;
 use crate::tls::session::accept;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
+use hyper::client::conn::http1::SendRequest;
 use hyper::header::HOST;
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper::{Request, Response, StatusCode, Version};
@@ -177,17 +178,18 @@ impl Exchange {
     async fn handle(&self, mut request: Request<Incoming>) -> Response<Body> {
         let started = Instant::now();
         let ray = headers::ray_id(rand::random(), &self.app.node.options.colo);
-        let (method, path) = (
-            request.method().to_string(),
-            request.uri().path().to_owned(),
-        );
-        let host = request
-            .headers()
-            .get(HOST)
-            .and_then(|h| h.to_str().ok())
-            .or_else(|| request.uri().host())
-            .unwrap_or_default()
-            .to_owned();
+        // What the log line names: read only when the log is on.
+        let described = self.app.node.access_log.as_ref().map(|_| Described {
+            method: request.method().to_string(),
+            host: request
+                .headers()
+                .get(HOST)
+                .and_then(|h| h.to_str().ok())
+                .or_else(|| request.uri().host())
+                .unwrap_or_default()
+                .to_owned(),
+            path: request.uri().path().to_owned(),
+        });
         let upgrade = headers::upgrade(request.headers());
         let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut request));
         // HTTP/2 names the host in the URI (`:authority`): the origin gets it as `Host`.
@@ -226,7 +228,7 @@ impl Exchange {
                     .headers_mut()
                     .insert("content-type", "text/html; charset=utf-8".parse().unwrap());
                 headers::to_client(response.headers_mut(), &ray, None);
-                return self.logged(response, ray, (method, host, path), None, started);
+                return self.finish(response, ray, described, None, None, started);
             }
         };
         let switching = response.status() == StatusCode::SWITCHING_PROTOCOLS;
@@ -242,59 +244,69 @@ impl Exchange {
         );
         let (parts, incoming) = response.into_parts();
         let response = Response::from_parts(parts, incoming.boxed());
-        let reuse = sender.map(|sender| (self.pool().clone(), origin, sender));
-        let response = self.logged(response, ray, (method, host, path), Some(origin), started);
-        match reuse {
-            // The origin connection goes back to the pool when the body has ended whole, so a
-            // client's next request finds it there.
-            Some((pool, origin, sender)) => {
-                let (parts, inner) = response.into_parts();
-                let on_end = Box::new(move |_, whole| {
-                    if whole {
-                        pool.put(origin, sender);
-                    }
-                });
-                Response::from_parts(parts, Counted::new(inner, on_end).boxed())
-            }
-            None => response,
-        }
+        let reuse = sender.map(|sender| (self.pool().clone(), sender));
+        self.finish(response, ray, described, Some(origin), reuse, started)
     }
 
-    /// The response, counting its body and logging the request when it ends.
-    fn logged(
+    /// The response, with what its end does (one body wrapper for both): the request's log
+    /// line (when the log is on), and its origin connection back to the pool once the body has
+    /// ended whole, so that a client's next request finds it there.
+    fn finish(
         &self,
         response: Response<Body>,
         ray: String,
-        (method, host, path): (String, String, String),
+        described: Option<Described>,
         origin: Option<SocketAddr>,
+        reuse: Option<(Arc<Pool>, SendRequest<Body>)>,
         started: Instant,
     ) -> Response<Body> {
         *self.last_origin.lock().unwrap_or_else(|e| e.into_inner()) = origin;
-        let Some(access_log) = self.app.node.access_log.clone() else {
+        let log = self
+            .app
+            .node
+            .access_log
+            .clone()
+            .zip(described)
+            .map(|(log, d)| {
+                let event = RequestEvent {
+                    timestamp: String::new(),
+                    event: "request",
+                    application: self.app.id.clone(),
+                    colo_code: self.app.node.options.colo.clone(),
+                    ray_id: ray,
+                    client_ip: self.peer.ip(),
+                    method: d.method,
+                    host: d.host,
+                    path: d.path,
+                    status: response.status().as_u16(),
+                    bytes: 0,
+                    origin_ip: origin.map(|o| o.ip()),
+                    duration_ms: 0,
+                };
+                (log, event)
+            });
+        if log.is_none() && reuse.is_none() {
             return response;
-        };
-        let mut event = RequestEvent {
-            timestamp: String::new(),
-            event: "request",
-            application: self.app.id.clone(),
-            colo_code: self.app.node.options.colo.clone(),
-            ray_id: ray,
-            client_ip: self.peer.ip(),
-            method,
-            host,
-            path,
-            status: response.status().as_u16(),
-            bytes: 0,
-            origin_ip: origin.map(|o| o.ip()),
-            duration_ms: 0,
-        };
-        let (parts, inner) = response.into_parts();
-        let on_end = Box::new(move |bytes, _| {
-            event.bytes = bytes;
-            event.duration_ms = started.elapsed().as_millis() as u64;
-            event.timestamp = log_time(chrono::Utc::now());
-            access_log.write(&event);
+        }
+        let on_end = Box::new(move |bytes, whole| {
+            if let (true, Some((pool, sender)), Some(origin)) = (whole, reuse, origin) {
+                pool.put(origin, sender);
+            }
+            if let Some((log, mut event)) = log {
+                event.bytes = bytes;
+                event.duration_ms = started.elapsed().as_millis() as u64;
+                event.timestamp = log_time(chrono::Utc::now());
+                log.write(&event);
+            }
         });
+        let (parts, inner) = response.into_parts();
         Response::from_parts(parts, Counted::new(inner, on_end).boxed())
     }
+}
+
+/// What a request's log line names of it.
+struct Described {
+    method: String,
+    host: String,
+    path: String,
 }
