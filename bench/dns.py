@@ -15,10 +15,10 @@ names (20 %, NXDOMAIN with the SOA).
 
     bench/dns.py [ROUNDS=5] [SECONDS=10] [HOSTS=100]   (run `cargo build --release` first)
 """
-import json, os, re, shutil, signal, socket, statistics, subprocess, sys, tempfile, time, urllib.request
+import os, re, shutil, signal, statistics, subprocess, sys, tempfile, time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.environ.get("SPECTRA_BIN", os.path.join(ROOT, "target/release/spectra"))
+from benchlib import api, free_port, spectra
+
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 5
 SECONDS = int(sys.argv[2]) if len(sys.argv) > 2 else 10
 HOSTS = int(sys.argv[3]) if len(sys.argv) > 3 else 100
@@ -26,31 +26,12 @@ SERVER_CPU, CLIENT_CPU = "0", "1"
 NAMED = shutil.which("named") or "/usr/sbin/named"
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def api(base, token, method, path, body=None):
-    req = urllib.request.Request(base + path, method=method, data=json.dumps(body).encode() if body else None,
-                                 headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=30) as r:
-        return json.load(r)
-
-
 def start_spectra(tmp):
-    data = os.path.join(tmp, "spectra")
-    cli = lambda *a: subprocess.run([BIN, *a, "--data-dir", data], check=True, capture_output=True, text=True).stdout.split()[-1]
-    zone = cli("zone", "create", "example.com")
-    token = cli("token", "create", "--permission", "zone-settings-write")
     port = free_port()
-    proc = subprocess.Popen(["taskset", "-c", SERVER_CPU, BIN, "serve", "--data-dir", data, "--workers", "1",
-                             "--api-listen", "127.0.0.1:0", "--resolver", "127.0.0.1:9",
-                             "--edge-ipv4-pool", "127.97.0.0/16", "--dns-listen", f"127.0.0.1:{port}",
-                             "--dns-nameservers", "ns1.example.net,ns2.example.net"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    base = proc.stdout.readline().split()[-1]
+    proc, base, zone, token = spectra(tmp, ["--workers", "1", "--edge-ipv4-pool", "127.97.0.0/16",
+                                            "--dns-listen", f"127.0.0.1:{port}",
+                                            "--dns-nameservers", "ns1.example.net,ns2.example.net"],
+                                      cpu=SERVER_CPU)
     for i in range(HOSTS):
         api(base, token, "POST", f"/zones/{zone}/spectrum/apps", {
             "protocol": "tcp/22", "dns": {"type": "CNAME", "name": f"h{i}.example.com"},

@@ -14,29 +14,13 @@ on CPU 0:
     bench/http-apps.py [ROUNDS=3] [SECONDS=10]    (run `cargo build --release` first; needs wrk,
                                              haproxy, nginx with libnginx-mod-stream, curl)
 """
-import json, os, re, shutil, signal, socket, statistics, subprocess, sys, tempfile, time, urllib.request
+import os, re, shutil, statistics, subprocess, sys, tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.environ.get("SPECTRA_BIN", os.path.join(ROOT, "target/release/spectra"))
+from benchlib import api, edge_certificate, free_port, spectra, stop, wait_port
+
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 3
 SECONDS = int(sys.argv[2]) if len(sys.argv) > 2 else 10
 PROXY_CPU, LOAD_CPU = "1", "0"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port):
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port)).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"nothing listens on {port}")
 
 
 def start_origin(tmp):
@@ -59,24 +43,17 @@ http {{ access_log off; keepalive_requests 1000000;
 
 
 def start_spectra(tmp, cert, key, origin):
-    data, certs = tempfile.mkdtemp(dir=tmp), os.path.join(tmp, "certs")
+    certs = os.path.join(tmp, "certs")
     os.makedirs(certs, exist_ok=True)
     shutil.copy(cert, os.path.join(certs, "bench.example.com.crt"))
     shutil.copy(key, os.path.join(certs, "bench.example.com.key"))
-    cli = lambda *a: subprocess.run([BIN, *a, "--data-dir", data], check=True, capture_output=True, text=True).stdout.split()[-1]
-    zone = cli("zone", "create", "example.com")
-    token = cli("token", "create", "--permission", "zone-settings-write")
+    proc, base, zone, token = spectra(tmp, ["--tls-cert-dir", certs, "--max-connections-per-client", "1000000"],
+                                      cpu=PROXY_CPU)
     http_port, tls_port = free_port(), free_port()
-    proc = subprocess.Popen(["taskset", "-c", PROXY_CPU, BIN, "serve", "--data-dir", data, "--api-listen", "127.0.0.1:0",
-                             "--resolver", "127.0.0.1:9", "--tls-cert-dir", certs, "--max-connections-per-client", "1000000"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    base = proc.stdout.readline().split()[-1]
     for port, extra in ((http_port, {"traffic_type": "http"}), (tls_port, {"tls": "flexible"})):
-        body = {"protocol": f"tcp/{port}", "dns": {"type": "ADDRESS", "name": "bench.example.com"},
-                "origin_direct": [f"tcp://127.0.0.1:{origin}"], "edge_ips": {"type": "static", "ips": ["127.0.0.1"]}, **extra}
-        req = urllib.request.Request(f"{base}/zones/{zone}/spectrum/apps", data=json.dumps(body).encode(), method="POST",
-                                     headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"})
-        urllib.request.urlopen(req).read()
+        api(base, token, "POST", f"/zones/{zone}/spectrum/apps", {
+            "protocol": f"tcp/{port}", "dns": {"type": "ADDRESS", "name": "bench.example.com"},
+            "origin_direct": [f"tcp://127.0.0.1:{origin}"], "edge_ips": {"type": "static", "ips": ["127.0.0.1"]}, **extra})
     wait_port(http_port)
     wait_port(tls_port)
     return proc, http_port, tls_port
@@ -159,24 +136,13 @@ def bulk(port):
     return float(out) * 8 / 1e9
 
 
-def stop(proc):
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
 def main():
     tmp = tempfile.mkdtemp(prefix="spectra-http-bench-")
     os.chmod(tmp, 0o755)  # nginx's workers (nobody) read the origin's files
     origin = None
     try:
         origin, origin_port = start_origin(tmp)
-        cert, key = os.path.join(tmp, "edge.crt"), os.path.join(tmp, "edge.key")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                        "-keyout", key, "-out", cert, "-days", "30", "-subj", "/CN=bench.example.com",
-                        "-addext", "subjectAltName=DNS:bench.example.com"], check=True, capture_output=True)
+        cert, key = edge_certificate(tmp, "bench.example.com")
         peers = (("spectra", start_spectra), ("haproxy", start_haproxy), ("nginx", start_nginx))
         runs = {name: {"rps": [], "p50": [], "p99": [], "hs": [], "gbit": []} for name, _ in peers}
         for _ in range(ROUNDS):

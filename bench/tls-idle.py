@@ -7,19 +7,13 @@ growth (VmRSS) over N is the figure. Loopback only; run as root for the file lim
 
     bench/tls-idle.py [N=2000] [ROUNDS=3]    (run `cargo build --release` first; needs haproxy)
 """
-import json, os, shutil, signal, socket, ssl, statistics, subprocess, sys, tempfile, threading, time, urllib.request
+import os, shutil, socket, ssl, statistics, subprocess, sys, tempfile, threading, time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.environ.get("SPECTRA_BIN", os.path.join(ROOT, "target/release/spectra"))
+from benchlib import api, edge_certificate, free_port, spectra, stop, wait_port
+
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
 ROUNDS = int(sys.argv[2]) if len(sys.argv) > 2 else 3
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def echo_origin():
@@ -92,59 +86,31 @@ backend b
   server o 127.0.0.1:{origin}
 """)
     proc = subprocess.Popen([HAPROXY, "-db", "-f", cfg], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port)).close()
-            return proc, port
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit("haproxy did not start")
+    wait_port(port)
+    return proc, port
 
 
 def start_spectra(tmp, cert, key, origin):
     """A fresh node, one worker, with a tls: flexible app on the same certificate (--tls-cert-dir)."""
-    data, certs = tempfile.mkdtemp(dir=tmp), os.path.join(tmp, "certs")
+    certs = os.path.join(tmp, "certs")
     os.makedirs(certs, exist_ok=True)
     shutil.copy(cert, os.path.join(certs, "tls.example.com.crt"))
     shutil.copy(key, os.path.join(certs, "tls.example.com.key"))
-    cli = lambda *a: subprocess.run([BIN, *a, "--data-dir", data], check=True, capture_output=True, text=True).stdout.split()[-1]
-    zone = cli("zone", "create", "example.com")
-    token = cli("token", "create", "--permission", "zone-settings-write")
+    proc, base, zone, token = spectra(tmp, ["--workers", "1", "--tls-cert-dir", certs,
+                                            "--max-connections-per-client", "1000000"])
     port = free_port()
-    proc = subprocess.Popen([BIN, "serve", "--data-dir", data, "--workers", "1", "--api-listen", "127.0.0.1:0",
-                             "--resolver", "127.0.0.1:9", "--tls-cert-dir", certs, "--max-connections-per-client", "1000000"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    base = proc.stdout.readline().split()[-1]
-    body = {"protocol": f"tcp/{port}", "dns": {"type": "ADDRESS", "name": "tls.example.com"}, "tls": "flexible",
-            "origin_direct": [f"tcp://127.0.0.1:{origin}"], "edge_ips": {"type": "static", "ips": ["127.0.0.1"]}}
-    req = urllib.request.Request(f"{base}/zones/{zone}/spectrum/apps", data=json.dumps(body).encode(), method="POST",
-                                 headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"})
-    urllib.request.urlopen(req).read()
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port)).close()
-            return proc, port
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit("the spectra app did not come up")
-
-
-def stop(proc):
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    api(base, token, "POST", f"/zones/{zone}/spectrum/apps", {
+        "protocol": f"tcp/{port}", "dns": {"type": "ADDRESS", "name": "tls.example.com"}, "tls": "flexible",
+        "origin_direct": [f"tcp://127.0.0.1:{origin}"], "edge_ips": {"type": "static", "ips": ["127.0.0.1"]}})
+    wait_port(port)
+    return proc, port
 
 
 def main():
     tmp = tempfile.mkdtemp(prefix="spectra-tls-idle-")
     try:
         origin = echo_origin()
-        cert, key = os.path.join(tmp, "edge.crt"), os.path.join(tmp, "edge.key")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                        "-keyout", key, "-out", cert, "-days", "30", "-subj", "/CN=tls.example.com",
-                        "-addext", "subjectAltName=DNS:tls.example.com"], check=True, capture_output=True)
+        cert, key = edge_certificate(tmp, "tls.example.com")
         results = {"spectra": [], "haproxy": []}
         # A fresh process per run: memory freed by an earlier run would be reused, not measured.
         for _ in range(ROUNDS):
