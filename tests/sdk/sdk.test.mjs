@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
+import net from 'node:net';
 import Cloudflare from 'cloudflare';
 
 const SPECTRA = process.env.SPECTRA_BIN ?? 'target/debug/spectra';
@@ -360,4 +361,92 @@ test('custom certificates: lifecycle and refusals', async () => {
     );
     assert.equal(requests.length, sent + 1, 'a 400 is not retried');
   }
+});
+
+/** One connection through 127.72.1.1:`port`: `up` bytes sent, the origin's answer read whole. */
+function exchange(port, up, down) {
+  return new Promise((resolve, reject) => {
+    const attempt = (left) => {
+      const s = net.connect(port, '127.72.1.1');
+      let got = 0;
+      s.on('connect', () => s.write(Buffer.alloc(up, 1)));
+      s.on('data', (d) => {
+        got += d.length;
+        if (got === down) s.end();
+      });
+      s.on('close', () => (got === down ? resolve() : left > 0 ? setTimeout(() => attempt(left - 1), 20) : reject(new Error('no answer'))));
+      s.on('error', () => {});
+    };
+    attempt(100);
+  });
+}
+
+test('spectrum analytics: current, summary with filters and sort, bytime', async () => {
+  // An origin that answers every 10 bytes it reads with 25.
+  const origin = net.createServer((c) => {
+    let pending = 0;
+    c.on('data', (d) => {
+      pending += d.length;
+      while (pending >= 10) {
+        pending -= 10;
+        c.write(Buffer.alloc(25, 2));
+      }
+    });
+    c.on('error', () => {});
+  });
+  await new Promise((resolve) => origin.listen(0, '127.0.0.1', resolve));
+  const zone = await newZone();
+  const { cf, requests } = counted({ apiToken: admin });
+  const app = await cf.spectrum.apps.create({
+    zone_id: zone.id,
+    protocol: 'tcp/7411',
+    dns: { type: 'ADDRESS', name: `a.${zone.name}` },
+    origin_direct: [`tcp://127.0.0.1:${origin.address().port}`],
+    edge_ips: { type: 'static', ips: ['127.72.1.1'] },
+  });
+  await exchange(7411, 10, 25);
+  await exchange(7411, 20, 50);
+  await exchange(7411, 30, 75);
+  await new Promise((r) => setTimeout(r, 300));
+  origin.close();
+  requests.length = 0;
+
+  const summary = await cf.spectrum.analytics.events.summaries.get({
+    zone_id: zone.id,
+    dimensions: ['event'],
+    metrics: ['count', 'bytesIngress', 'bytesEgress'],
+    filters: `appID==${app.id} AND event!=progress`,
+    sort: ['-bytesIngress', '+event'],
+  });
+  assert.deepEqual(summary.data, [
+    { dimensions: ['disconnect'], metrics: [3, 60, 150] },
+    { dimensions: ['connect'], metrics: [3, 0, 0] },
+  ]);
+  assert.deepEqual(summary.totals, { count: 6, bytesIngress: 60, bytesEgress: 150 });
+  assert.equal(summary.rows, 2);
+
+  const bytime = await cf.spectrum.analytics.events.bytimes.get({
+    zone_id: zone.id,
+    time_delta: 'hour',
+    metrics: ['count'],
+    filters: 'event==disconnect;ipVersion==4',
+    since: new Date(Date.now() - 3 * 3600 * 1000).toISOString(),
+  });
+  const [series] = bytime.data[0].metrics;
+  assert.equal(series.length, bytime.time_intervals.length);
+  assert.ok(series.length >= 3 && series.length <= 4, `${series}`);
+  assert.equal(series.at(-1), 3);
+  assert.equal(series.reduce((a, b) => a + b, 0), 3);
+
+  const current = await cf.spectrum.analytics.aggregates.currents.get({ zone_id: zone.id, appID: app.id });
+  assert.deepEqual(
+    current.map(({ appID, bytesIngress, bytesEgress, connections }) => ({ appID, bytesIngress, bytesEgress, connections })),
+    [{ appID: app.id, bytesIngress: 60, bytesEgress: 150, connections: 0 }],
+  );
+  assert.ok(current[0].durationAvg >= 0);
+  await assert.rejects(
+    cf.spectrum.analytics.events.summaries.get({ zone_id: zone.id, metrics: ['count'], sort: ['-bytesEgress'] }),
+    (e) => e instanceof Cloudflare.BadRequestError && e.errors[0].code === 1503,
+  );
+  assert.equal(requests.length, 4);
 });

@@ -60,11 +60,11 @@ def nxdomain_server():
 class Node:
     """A `spectra serve` on a free loopback port, with a user key and tokens made by the CLI."""
 
-    def __init__(self):
+    def __init__(self, *extra):
         self.data_dir = tempfile.mkdtemp(prefix="spectra-py-")
         self.proc = subprocess.Popen(
             [SPECTRA, "serve", "--data-dir", self.data_dir, "--api-listen", "127.0.0.1:0",
-             "--resolver", nxdomain_server(), *STORE_ARGS,
+             "--resolver", nxdomain_server(), *STORE_ARGS, *extra,
              *(["--node-name", "sdk-node", "--edge-ipv4-pool", "127.98.2.0/24"] if STORE else [])],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

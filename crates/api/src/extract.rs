@@ -101,6 +101,14 @@ impl Query {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every value of `key`, in order (a key may repeat).
+    pub fn all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0
+            .iter()
+            .filter(move |(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
     /// `page` (default 1) and `per_page` (default `default`, cut to `max`).
     pub fn paging(&self, default: u32, max: u32) -> Result<(u32, u32), ApiError> {
         let page = self.number("page")?.unwrap_or(1);

@@ -1,6 +1,7 @@
 //! Spectra's Cloudflare v4 API: the axum router, the envelope, auth and the handlers, all under `/client/v4`.
 
 mod access_rules;
+mod analytics;
 mod apps;
 mod auth;
 mod certificates;
@@ -51,6 +52,8 @@ pub struct ApiState {
     publication: tokio::sync::watch::Receiver<Arc<model::Publication>>,
     /// How updates to another DNS server are going.
     dns_update: tokio::sync::watch::Receiver<model::DnsUpdateState>,
+    /// The data plane's analytics not yet in the store, and this node's name there.
+    analytics: Option<(Arc<dyn model::analytics::LiveAnalytics>, String)>,
 }
 
 /// The status of a node without a data plane: no listeners anywhere.
@@ -74,6 +77,7 @@ impl ApiState {
             local: Arc::default(),
             publication: tokio::sync::watch::channel(Arc::default()).1,
             dns_update: tokio::sync::watch::channel(Default::default()).1,
+            analytics: None,
         }
     }
 
@@ -95,6 +99,17 @@ impl ApiState {
         local: Arc<std::sync::RwLock<model::LocalAddresses>>,
     ) -> Self {
         self.local = local;
+        self
+    }
+
+    /// Where the analytics API reads what the store does not hold yet: the minutes in this
+    /// node's memory (`node` names them in the store) and the connections open now.
+    pub fn with_analytics(
+        mut self,
+        live: Arc<dyn model::analytics::LiveAnalytics>,
+        node: impl Into<String>,
+    ) -> Self {
+        self.analytics = Some((live, node.into()));
         self
     }
 
@@ -146,6 +161,18 @@ pub fn router(state: ApiState) -> Router {
             get(apps::status),
         )
         .route("/zones/{zone_id}/spectrum/protocols", get(apps::protocols))
+        .route(
+            "/zones/{zone_id}/spectrum/analytics/aggregate/current",
+            get(analytics::current),
+        )
+        .route(
+            "/zones/{zone_id}/spectrum/analytics/events/summary",
+            get(analytics::summary),
+        )
+        .route(
+            "/zones/{zone_id}/spectrum/analytics/events/bytime",
+            get(analytics::bytime),
+        )
         .route("/zones/{zone_id}/dns_records", get(dns_records::list))
         .route(
             "/zones/{zone_id}/firewall/access_rules/rules",

@@ -37,6 +37,9 @@ impl Permission {
                         Permission::SslCertificatesWrite,
                         Permission::SslCertificatesRead
                     )
+                    // Spectra's choice: who may read an app's settings may read its traffic.
+                    | (Permission::ZoneSettingsRead, Permission::AnalyticsRead)
+                    | (Permission::ZoneSettingsWrite, Permission::AnalyticsRead)
             )
     }
 }

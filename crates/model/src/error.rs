@@ -13,6 +13,20 @@ pub mod codes {
     pub const PRIVATE_KEY: u32 = 1401;
     /// A custom certificate naming a host outside its zone (Spectra's code).
     pub const CERTIFICATE_HOSTS: u32 = 1402;
+    /// Analytics queries (Spectra's choice: Cloudflare documents none): an unknown metric.
+    pub const ANALYTICS_METRIC: u32 = 1500;
+    /// An unknown dimension.
+    pub const ANALYTICS_DIMENSION: u32 = 1501;
+    /// A `filters` expression that does not parse.
+    pub const ANALYTICS_FILTER: u32 = 1502;
+    /// A `sort` field not among the requested metrics and dimensions.
+    pub const ANALYTICS_SORT: u32 = 1503;
+    /// A malformed `since`/`until`, or `since` after `until`.
+    pub const ANALYTICS_TIME: u32 = 1504;
+    /// A missing or unknown `time_delta`.
+    pub const ANALYTICS_TIME_DELTA: u32 = 1505;
+    /// A `limit` that is not a whole number from 1 to 10,000.
+    pub const ANALYTICS_LIMIT: u32 = 1506;
     /// A field has a wrong type, a missing required value or a value outside its enum.
     pub const INVALID_FIELD: u32 = 10001;
     /// A JSON field that the app object does not have.

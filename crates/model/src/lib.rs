@@ -2,6 +2,7 @@
 
 mod access;
 mod access_rule;
+pub mod analytics;
 mod app;
 mod certificate;
 mod choice;

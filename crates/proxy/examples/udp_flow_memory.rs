@@ -65,6 +65,7 @@ async fn main() {
             ..Options::default()
         },
         None,
+        None,
     );
     let (published, snapshots) = tokio::sync::watch::channel(Arc::new(Snapshot::default()));
     let shutdown = tokio_util::sync::CancellationToken::new();

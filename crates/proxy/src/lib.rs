@@ -25,6 +25,7 @@ pub use geoip::GeoIp;
 pub use options::Options;
 pub use origin::balancer;
 pub use telemetry::access_log::{AccessLog, ConnectionEvent};
+pub use telemetry::analytics::Analytics;
 pub use telemetry::counters::Counters;
 pub use telemetry::status::StatusBoard;
 pub use tls::certs::TlsOptions;
@@ -47,7 +48,11 @@ pub struct DataPlane {
 }
 
 impl DataPlane {
-    pub fn new(options: Options, access_log: Option<AccessLog>) -> DataPlane {
+    pub fn new(
+        options: Options,
+        access_log: Option<AccessLog>,
+        analytics: Option<Arc<Analytics>>,
+    ) -> DataPlane {
         let connections = Arc::new(Semaphore::new(options.max_connections));
         let udp_flows = Arc::new(Semaphore::new(options.udp_max_flows));
         let resolver = origin::dns::resolver(options.resolver);
@@ -59,6 +64,7 @@ impl DataPlane {
                 connections,
                 clients,
                 access_log,
+                analytics,
                 resolver,
                 limit_warned_at: AtomicU64::new(0),
                 udp_flows,

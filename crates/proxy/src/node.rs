@@ -4,6 +4,7 @@
 use crate::clients;
 use crate::options::Options;
 use crate::telemetry::access_log::AccessLog;
+use crate::telemetry::analytics::Analytics;
 use crate::telemetry::counters::Counters;
 use crate::telemetry::status::StatusBoard;
 use crate::tls::uploaded::Uploaded;
@@ -24,6 +25,8 @@ pub(crate) struct Node {
     /// Open connections per client, within `max_connections_per_client`.
     pub(crate) clients: Arc<clients::PerClient>,
     pub(crate) access_log: Option<AccessLog>,
+    /// Analytics events, unless they are off.
+    pub(crate) analytics: Option<Arc<Analytics>>,
     pub(crate) resolver: hickory_resolver::TokioResolver,
     /// When (unix seconds) a limit warning was last logged.
     pub(crate) limit_warned_at: AtomicU64,

@@ -5,6 +5,7 @@
 //! since revision N ([`Store::changes_since`]) and apply it to the [`Snapshot`] it holds.
 //! Methods are blocking; async callers run them on a blocking thread.
 
+mod analytics;
 mod dump;
 mod postgres;
 mod rows;
@@ -188,4 +189,18 @@ pub trait Store: Send + Sync + 'static {
     fn import(&self, dump: &Dump) -> Result<Imported>;
     /// The user, if the email exists and the key is theirs.
     fn user_by_key(&self, email: &str, key: &str) -> Result<Option<User>>;
+
+    /// Writes `node`'s aggregates of `rows`, replacing its earlier copies of the same minutes
+    /// and series (outside the revision: analytics are not configuration).
+    fn save_analytics(&self, node: &str, rows: &[model::analytics::MinuteRow]) -> Result<()>;
+    /// Every node's minutes of `zone_id` from `since` (inclusive) to `until` (exclusive), unix
+    /// seconds, with the name of the node that wrote each.
+    fn analytics(
+        &self,
+        zone_id: &str,
+        since: i64,
+        until: i64,
+    ) -> Result<Vec<(String, model::analytics::MinuteRow)>>;
+    /// Deletes every minute before `before` (unix seconds); returns how many rows went.
+    fn prune_analytics(&self, before: i64) -> Result<u64>;
 }

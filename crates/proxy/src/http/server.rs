@@ -10,9 +10,10 @@ use super::page::error_page;
 use super::pool::Pool;
 use super::upstream::Answered;
 use crate::runtime::context::{AppShared, Settings};
-use crate::tcp::log::log;
+use crate::tcp::log::{log, with_progress, Events};
 use crate::telemetry::access_log::{log_time, RequestEvent};
-use crate::telemetry::outcome::{relay_status, Outcome, FILTERED};
+use crate::telemetry::counted::{ByteCounts, Counted as CountedIo};
+use crate::telemetry::outcome::{relay_status, FILTERED};
 use crate::tls::relay::Relay;
 use crate::tls::session::accept;
 use http_body_util::BodyExt;
@@ -40,21 +41,19 @@ pub(crate) async fn serve(
     app: Arc<AppShared>,
 ) {
     let connected_at = chrono::Utc::now();
+    let mut events = Events::new(&app, peer.ip());
     if !app.node.admits(&settings.app, peer.ip()) {
         tracing::info!("client refused by the zone's IP Access Rules");
         app.node
             .counters
             .clients_filtered
             .fetch_add(1, Ordering::Relaxed);
-        log(
-            &app,
-            &settings,
-            peer,
-            connected_at,
-            ("clientFiltered", FILTERED, None, 0, 0),
-        );
+        let outcome = ("clientFiltered", FILTERED, None, 0, 0);
+        events.end(&outcome);
+        log(&app, &settings, peer, connected_at, outcome);
         return;
     }
+    events.connect();
     let private = settings
         .proxy_header(peer, edge)
         .map(|_| Arc::new(Pool::default()));
@@ -69,28 +68,38 @@ pub(crate) async fn serve(
         last_origin: Mutex::new(None),
         proto: if https { "https" } else { "http" },
     });
-    let status = match (https, &settings.tls) {
-        (false, _) => serve_http1(client, &exchange).await,
-        (true, Some(tls)) => match accept(client, tls, &app).await {
-            Err(outcome) => {
-                log(&app, &settings, peer, connected_at, outcome);
-                return;
-            }
-            Ok(stream) => {
-                if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
-                    serve_http2(stream, &exchange).await
-                } else {
-                    serve_http1(stream, &exchange).await
+    // Bytes as the client sent and received them (for https, decrypted).
+    let counts = Arc::new(ByteCounts::default());
+    let serving = async {
+        match (https, &settings.tls) {
+            (false, _) => Ok(serve_http1(CountedIo::new(client, counts.clone()), &exchange).await),
+            (true, Some(tls)) => match accept(client, tls, &app).await {
+                Err(outcome) => Err(outcome),
+                Ok(stream) => {
+                    let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+                    let stream = CountedIo::new(stream, counts.clone());
+                    Ok(if h2 {
+                        serve_http2(stream, &exchange).await
+                    } else {
+                        serve_http1(stream, &exchange).await
+                    })
                 }
-            }
-        },
-        (true, None) => 540,
+            },
+            (true, None) => Ok(540),
+        }
     };
-    let origin = *exchange
-        .last_origin
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    let outcome: Outcome = ("disconnect", status, origin, 0, 0);
+    let outcome = match with_progress(serving, &counts, &mut events).await {
+        Err(outcome) => outcome,
+        Ok(status) => {
+            let origin = *exchange
+                .last_origin
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let (up, down) = counts.get();
+            ("disconnect", status, origin, up, down)
+        }
+    };
+    events.end(&outcome);
     log(&app, &settings, peer, connected_at, outcome);
 }
 

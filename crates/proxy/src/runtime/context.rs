@@ -5,6 +5,7 @@
 use crate::http::pool::Pool;
 use crate::node::Node;
 use crate::origin::balancer::{Balancer, Target};
+use crate::telemetry::analytics::AppRef;
 use crate::tls::certs::AppTls;
 use crate::wire::proxy_header;
 use arc_swap::ArcSwap;
@@ -77,6 +78,8 @@ impl Settings {
 /// The parts of an app runtime its listeners and connections share.
 pub(crate) struct AppShared {
     pub id: String,
+    /// The app as its analytics events name it.
+    pub analytics_ref: Arc<AppRef>,
     pub settings: ArcSwap<Settings>,
     pub connections: TaskTracker,
     /// Cancelled when the drain timeout of a removed app runs out: closes what is still open.

@@ -96,6 +96,10 @@ impl AppRuntime {
         let mut runtime = AppRuntime {
             shared: Arc::new(AppShared {
                 id: app.id.clone(),
+                analytics_ref: Arc::new(crate::telemetry::analytics::AppRef {
+                    zone_id: app.zone_id.clone(),
+                    app_id: app.id.clone(),
+                }),
                 settings: ArcSwap::from_pointee(settings(app.clone(), &node, &span)),
                 connections: TaskTracker::new(),
                 kill: CancellationToken::new(),

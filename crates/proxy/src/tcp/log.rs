@@ -1,11 +1,99 @@
-//! The connection log line of a TCP connection (plain, TLS or HTTP), in Cloudflare's Spectrum
-//! event fields.
+//! How a TCP connection (plain, TLS or HTTP) is reported: its analytics events (connect,
+//! progress, then disconnect or originError; or clientFiltered) and its connection log line,
+//! in Cloudflare's Spectrum event fields.
 
 use crate::runtime::context::{AppShared, Settings};
 use crate::telemetry::access_log::{log_time, ConnectionEvent};
+use crate::telemetry::analytics::PROGRESS_EVERY;
+use crate::telemetry::counted::ByteCounts;
 use crate::telemetry::outcome::Outcome;
 use chrono::{DateTime, Utc};
-use std::net::SocketAddr;
+use model::analytics::{EventKind, Sample};
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+/// A connection's analytics events: the bytes each way it has reported so far, so that each
+/// event carries the bytes since the previous one. Inert when analytics are off.
+pub(crate) struct Events<'a> {
+    app: &'a AppShared,
+    client: IpAddr,
+    started: Option<Instant>,
+    reported: (u64, u64),
+}
+
+impl<'a> Events<'a> {
+    pub fn new(app: &'a AppShared, client: IpAddr) -> Events<'a> {
+        Events {
+            app,
+            client,
+            started: app.node.analytics.as_ref().map(|_| Instant::now()),
+            reported: (0, 0),
+        }
+    }
+
+    fn record(&self, event: EventKind, sample: Sample) {
+        if let Some(analytics) = &self.app.node.analytics {
+            analytics.record(&self.app.analytics_ref, event, self.client, sample);
+        }
+    }
+
+    /// The client was admitted.
+    pub fn connect(&self) {
+        self.record(EventKind::Connect, Sample::default());
+    }
+
+    /// Another minute open, with `up` bytes from the client and `down` to it so far.
+    pub fn progress(&mut self, up: u64, down: u64) {
+        if self.started.is_some() {
+            let sample = self.since_reported(up, down, None);
+            self.record(EventKind::Progress, sample);
+        }
+    }
+
+    fn since_reported(&mut self, up: u64, down: u64, duration_ms: Option<f64>) -> Sample {
+        let sample = Sample {
+            bytes_ingress: up.saturating_sub(self.reported.0),
+            bytes_egress: down.saturating_sub(self.reported.1),
+            duration_ms,
+        };
+        self.reported = (up.max(self.reported.0), down.max(self.reported.1));
+        sample
+    }
+
+    /// The connection ended as `outcome` says (its event, and its bytes each way in all).
+    pub fn end(mut self, outcome: &Outcome) {
+        let Some(started) = self.started else {
+            return;
+        };
+        let (event, _, _, up, down) = *outcome;
+        let event = EventKind::parse(event).unwrap_or(EventKind::Disconnect);
+        let duration =
+            (event != EventKind::ClientFiltered).then(|| started.elapsed().as_secs_f64() * 1000.0);
+        let sample = self.since_reported(up, down, duration);
+        self.record(event, sample);
+    }
+}
+
+/// Runs `work`, reporting the connection's progress from `counts` once a minute meanwhile.
+pub(crate) async fn with_progress<F: Future>(
+    work: F,
+    counts: &ByteCounts,
+    events: &mut Events<'_>,
+) -> F::Output {
+    tokio::pin!(work);
+    let start = tokio::time::Instant::now() + PROGRESS_EVERY;
+    let mut minute = tokio::time::interval_at(start, PROGRESS_EVERY);
+    loop {
+        tokio::select! {
+            out = &mut work => return out,
+            _ = minute.tick() => {
+                let (up, down) = counts.get();
+                events.progress(up, down);
+            }
+        }
+    }
+}
 
 /// Writes the connection log line of a TCP connection, when the log is on.
 pub(crate) fn log(

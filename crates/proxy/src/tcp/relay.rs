@@ -222,8 +222,14 @@ impl Relay<'_> {
     }
 }
 
-/// Relays until both directions have ended, either fails, or no byte moved for `idle`.
-pub async fn relay(client: &TcpStream, origin: &TcpStream, idle: Duration) -> Relayed {
+/// Relays until both directions have ended, either fails, or no byte moved for `idle`;
+/// `progress(client_bytes, origin_bytes)` once a minute meanwhile.
+pub async fn relay(
+    client: &TcpStream,
+    origin: &TcpStream,
+    idle: Duration,
+    mut progress: impl FnMut(u64, u64),
+) -> Relayed {
     let mut relay = Relay {
         client,
         origin,
@@ -231,7 +237,13 @@ pub async fn relay(client: &TcpStream, origin: &TcpStream, idle: Duration) -> Re
         down: Direction::default(),
         active: Instant::now(),
     };
-    let ended = super::idle::timeout(&mut relay, |r| r.active, idle).await;
+    let ended = super::idle::timeout(
+        &mut relay,
+        |r| r.active,
+        idle,
+        |r| progress(r.up.moved, r.down.moved),
+    )
+    .await;
     Relayed {
         client_bytes: relay.up.moved,
         origin_bytes: relay.down.moved,

@@ -3,7 +3,7 @@
 //! relay; and the log line of how it ended and which side failed.
 
 use super::connect::{connect, tune};
-use super::log::log;
+use super::log::{log, Events};
 use super::relay::relay;
 use crate::clients::ClientSlot;
 use crate::runtime::context::{AppShared, Settings};
@@ -56,7 +56,12 @@ async fn proxy(
 ) {
     // Only the connection log needs the wall clock.
     let connected_at = app.node.access_log.as_ref().map(|_| chrono::Utc::now());
-    let outcome = if !app.node.admits(&settings.app, peer.ip()) {
+    let mut events = Events::new(app, peer.ip());
+    let admitted = app.node.admits(&settings.app, peer.ip());
+    if admitted {
+        events.connect();
+    }
+    let outcome = if !admitted {
         tracing::info!("client refused by the zone's IP Access Rules");
         app.node
             .counters
@@ -66,7 +71,13 @@ async fn proxy(
     } else if let Some(tls) = &settings.tls {
         // Boxed: the handshakes' state would otherwise sit in every connection's task.
         Box::pin(crate::tls::session::proxy(
-            client, peer, edge, settings, app, tls,
+            client,
+            peer,
+            edge,
+            settings,
+            app,
+            tls,
+            &mut events,
         ))
         .await
     } else {
@@ -80,7 +91,8 @@ async fn proxy(
             }
             Ok((stream, origin, _active)) => {
                 tune(SockRef::from(&stream));
-                let (status, up, down) = run(&client, stream, peer, edge, settings, app).await;
+                let (status, up, down) =
+                    run(&client, stream, peer, edge, settings, app, &mut events).await;
                 ("disconnect", status, Some(origin), up, down)
             }
         }
@@ -91,6 +103,7 @@ async fn proxy(
         origin_bytes = outcome.4,
         "connection closed"
     );
+    events.end(&outcome);
     if let Some(connected_at) = connected_at {
         log(app, settings, peer, connected_at, outcome);
     }
@@ -104,13 +117,20 @@ async fn run(
     edge: SocketAddr,
     settings: &Settings,
     app: &AppShared,
+    events: &mut Events<'_>,
 ) -> (u16, u64, u64) {
     if let Some(header) = settings.proxy_header(peer, edge) {
         if let Err(e) = origin.write_all(&header).await {
             return (relay_status(Side::Origin, &e), 0, 0);
         }
     }
-    let relayed = relay(client, &origin, app.node.options.tcp_idle_timeout).await;
+    let relayed = relay(
+        client,
+        &origin,
+        app.node.options.tcp_idle_timeout,
+        |up, down| events.progress(up, down),
+    )
+    .await;
     let status = match &relayed.error {
         None if relayed.idle => {
             tracing::debug!("idle timeout: closing");

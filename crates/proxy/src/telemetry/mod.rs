@@ -2,6 +2,8 @@
 //! connection log, listener states and drop counters.
 
 pub mod access_log;
+pub mod analytics;
+pub mod counted;
 pub mod counters;
 pub mod outcome;
 pub mod status;

@@ -6,6 +6,7 @@ use super::certs::AppTls;
 use super::relay::Relay;
 use crate::runtime::context::{AppShared, Settings};
 use crate::tcp::connect::{connect, tune};
+use crate::tcp::log::Events;
 use crate::telemetry::outcome::{limit, relay_status, Outcome, Side};
 use socket2::SockRef;
 use std::io;
@@ -68,6 +69,7 @@ pub(crate) async fn proxy(
     settings: &Settings,
     app: &AppShared,
     tls: &AppTls,
+    events: &mut Events<'_>,
 ) -> Outcome {
     let budget = app.node.options.connect_timeout;
     let idle = app.node.options.tcp_idle_timeout;
@@ -95,10 +97,10 @@ pub(crate) async fn proxy(
         }
     }
     let (status, up, down) = match &tls.origin {
-        None => relay(client, origin, idle).await,
+        None => relay(client, origin, idle, events).await,
         Some((connector, name)) => {
             match timeout(budget, connector.connect(name.clone(), origin)).await {
-                Ok(Ok(origin)) => relay(client, origin, idle).await,
+                Ok(Ok(origin)) => relay(client, origin, idle, events).await,
                 Ok(Err(error)) => {
                     tracing::warn!(%error, "origin TLS handshake failed");
                     return ("originError", 520, Some(addr), 0, 0);
@@ -119,19 +121,31 @@ async fn relay(
     client: impl AsyncRead + AsyncWrite + Unpin,
     origin: impl AsyncRead + AsyncWrite + Unpin,
     idle: Duration,
+    events: &mut Events<'_>,
 ) -> (u16, u64, u64) {
-    let relay = Relay::new(client, origin);
-    match crate::tcp::idle::timeout(relay, Relay::last_active, idle).await {
-        None => (limit::IDLE, 0, 0),
-        Some(Ok((up, down))) => (200, up, down),
+    let mut relay = Relay::new(client, origin);
+    let ended = crate::tcp::idle::timeout(
+        &mut relay,
+        |r| r.last_active(),
+        idle,
+        |r| {
+            let (up, down) = r.bytes();
+            events.progress(up, down);
+        },
+    )
+    .await;
+    let (up, down) = relay.bytes();
+    let status = match ended {
+        None => limit::IDLE,
+        Some(Ok(_)) => 200,
         Some(Err((side, error))) => {
             tracing::debug!(?side, %error, "TLS relay failed");
-            let status = if side == Side::Client && error.kind() == io::ErrorKind::InvalidData {
+            if side == Side::Client && error.kind() == io::ErrorKind::InvalidData {
                 CLIENT_TLS
             } else {
                 relay_status(side, &error)
-            };
-            (status, 0, 0)
+            }
         }
-    }
+    };
+    (status, up, down)
 }

@@ -6,7 +6,9 @@ use super::flows::Activity;
 use crate::origin::balancer::Target;
 use crate::runtime::context::{AppShared, Settings};
 use crate::telemetry::access_log::{log_time, ConnectionEvent};
+use crate::telemetry::analytics::PROGRESS_EVERY;
 use crate::wire::spp;
+use model::analytics::{EventKind, Sample};
 use model::ProxyProtocol;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -38,7 +40,17 @@ pub(crate) struct Flow {
     pub client_datagrams: AtomicU64,
     origin_datagrams: AtomicU64,
     started: chrono::DateTime<chrono::Utc>,
+    /// When the flow opened, on the node's millisecond clock.
+    opened_ms: u64,
+    /// Bytes each way reported in analytics events so far, and when (the listener's task
+    /// alone updates these).
+    reported: AtomicU64Pair,
+    progress_at_ms: AtomicU64,
 }
+
+/// Two counters (client bytes, origin bytes).
+#[derive(Default)]
+struct AtomicU64Pair(AtomicU64, AtomicU64);
 
 /// The listener's handle on a flow.
 pub(crate) struct Entry {
@@ -103,6 +115,7 @@ pub(crate) fn open(
     if !node.admits(&settings.app, client.ip()) {
         // Each datagram of a refused client is checked and dropped: it never gets a flow.
         node.counters.clients_filtered.fetch_add(1, Relaxed);
+        record(app, EventKind::ClientFiltered, client, Sample::default());
         return None;
     }
     let Ok(slot) = node.udp_flows.clone().try_acquire_owned() else {
@@ -140,7 +153,11 @@ pub(crate) fn open(
             client_datagrams: AtomicU64::new(0),
             origin_datagrams: AtomicU64::new(0),
             started: chrono::Utc::now(),
+            opened_ms: node.now_ms(),
+            reported: AtomicU64Pair::default(),
+            progress_at_ms: AtomicU64::new(node.now_ms()),
         });
+        record(app, EventKind::Connect, client, Sample::default());
         let replies = tokio::spawn(replies(flow.clone())).abort_handle();
         return Some(Entry {
             flow,
@@ -150,7 +167,54 @@ pub(crate) fn open(
         });
     }
     tracing::warn!(%client, "no UDP origin for a new flow; datagram dropped");
+    record(app, EventKind::Connect, client, Sample::default());
+    let failed = Sample {
+        duration_ms: Some(0.0),
+        ..Sample::default()
+    };
+    record(app, EventKind::OriginError, client, failed);
     None
+}
+
+fn record(app: &AppShared, event: EventKind, client: SocketAddr, sample: Sample) {
+    if let Some(analytics) = &app.node.analytics {
+        analytics.record(&app.analytics_ref, event, client.ip(), sample);
+    }
+}
+
+/// The flow's bytes each way since its last event (marked reported), with `duration_ms`.
+fn since_reported(flow: &Flow, duration_ms: Option<f64>) -> Sample {
+    let (up, down) = (
+        flow.client_bytes.load(Relaxed),
+        flow.origin_bytes.load(Relaxed),
+    );
+    let before = (
+        flow.reported.0.swap(up, Relaxed),
+        flow.reported.1.swap(down, Relaxed),
+    );
+    Sample {
+        bytes_ingress: up.saturating_sub(before.0),
+        bytes_egress: down.saturating_sub(before.1),
+        duration_ms,
+    }
+}
+
+/// Reports the flow's `progress` when it has been open another minute since its last one.
+pub(crate) fn progress(entry: &Entry, now_ms: u64) {
+    let flow = &entry.flow;
+    let every = PROGRESS_EVERY.as_millis() as u64;
+    if flow.app.node.analytics.is_none()
+        || now_ms.saturating_sub(flow.progress_at_ms.load(Relaxed)) < every
+    {
+        return;
+    }
+    flow.progress_at_ms.fetch_add(every, Relaxed);
+    record(
+        &flow.app,
+        EventKind::Progress,
+        flow.client,
+        since_reported(flow, None),
+    );
 }
 
 /// The reply half of a flow: origin datagrams back to the client, in batches.
@@ -237,6 +301,16 @@ pub(crate) fn end(edge: SocketAddr, entry: Entry) {
     flow.settings.balancer().closed(flow.target.addr);
     let refused = flow.closed.load(Relaxed);
     tracing::debug!(client = %flow.client, %edge, origin = %flow.origin, refused, "UDP flow ended");
+    if flow.app.node.analytics.is_some() {
+        let lived = flow.app.node.now_ms().saturating_sub(flow.opened_ms);
+        let sample = since_reported(flow, Some(lived as f64));
+        let event = if refused {
+            EventKind::OriginError
+        } else {
+            EventKind::Disconnect
+        };
+        record(&flow.app, event, flow.client, sample);
+    }
     let Some(log) = &flow.app.node.access_log else {
         return;
     };

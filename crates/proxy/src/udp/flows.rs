@@ -76,6 +76,11 @@ impl<V: Activity> FlowTable<V> {
             .collect()
     }
 
+    /// Every flow, live or not.
+    pub fn values(&self) -> impl Iterator<Item = &V> {
+        self.flows.values()
+    }
+
     /// Takes out every flow (the listener is stopping).
     pub fn drain(&mut self) -> Vec<(SocketAddr, V)> {
         self.flows.drain().collect()

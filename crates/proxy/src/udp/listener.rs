@@ -3,7 +3,7 @@
 //! the timeout; replies go back from the edge address and port the client sent to.
 
 use super::batch::{self, with_slots, Slots};
-use super::flow::{end, open, Entry};
+use super::flow::{end, open, progress, Entry};
 use super::flows::FlowTable;
 use crate::listen::{self, Listener};
 use crate::runtime::context::AppShared;
@@ -63,8 +63,12 @@ async fn relay(
             biased;
             _ = &mut stopped => break,
             _ = sweep.tick() => {
-                for (_, entry) in flows.expire(node.now_ms()) {
+                let now = node.now_ms();
+                for (_, entry) in flows.expire(now) {
                     end(edge, entry);
+                }
+                for entry in flows.values() {
+                    progress(entry, now);
                 }
                 continue;
             }

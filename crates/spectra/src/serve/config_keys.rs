@@ -63,6 +63,8 @@ const KEYS: &[(&str, &str)] = &[
         "dns_update = \"127.0.0.1:5397\"\ndns_update_key = \"/tmp/k.key\"",
         "(127.0.0.1:5397, Some(\"/tmp/k.key\"))",
     ),
+    ("analytics_retention = \"7h\"", "retention: 25200s"),
+    ("no_analytics = true", "enabled: false"),
 ];
 
 #[derive(Parser)]

@@ -1,5 +1,6 @@
 //! `spectra serve`: the store, the API and the data plane wired together until SIGTERM.
 
+mod analytics;
 #[cfg(test)]
 mod config_keys;
 mod dns;
@@ -134,6 +135,7 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
         None => None,
     };
     let drain_timeout = settings.options.drain_timeout;
+    let writer = analytics::writer_name(&settings.node_name);
     let this_node = model::Node {
         name: settings.node_name.clone(),
         colo: settings.options.colo.clone(),
@@ -143,7 +145,14 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
         last_seen: chrono::Utc::now(),
         listeners: Default::default(),
     };
-    let data_plane = proxy::DataPlane::new(settings.options, access_log);
+    let analytics = settings
+        .analytics
+        .enabled
+        .then(|| proxy::Analytics::new(&settings.options.colo));
+    if let Some(analytics) = &analytics {
+        analytics.start();
+    }
+    let data_plane = proxy::DataPlane::new(settings.options, access_log, analytics.clone());
     let board = data_plane.status();
     // With PostgreSQL, the configuration is also saved in the data dir, for a restart while
     // the database is away.
@@ -187,6 +196,9 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
         .with_status(data_plane.status())
         .with_publication(publication.clone(), update_report)
         .with_local_addresses(local.shared());
+    if let Some(analytics) = &analytics {
+        state = state.with_analytics(analytics.clone(), writer.clone());
+    }
     if let Some(limit) = settings.api_rate_limit {
         state = state.with_rate_limit(limit);
     }
@@ -237,6 +249,13 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
         shutdown.clone(),
     ));
     let edge = tokio::spawn(data_plane.run(snapshots, shutdown.clone()));
+    let analytics_writer = tokio::spawn(analytics::run(
+        store.clone(),
+        analytics.clone(),
+        writer.clone(),
+        settings.analytics.retention,
+        shutdown.clone(),
+    ));
 
     let backend = if settings.store.is_some() {
         "postgres"
@@ -263,11 +282,16 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
             part.await?;
         }
         edge.await?;
+        analytics_writer.await?;
         anyhow::Ok(())
     };
     match tokio::time::timeout(drain_timeout + Duration::from_secs(1), stopped).await {
         Ok(result) => result?,
         Err(_) => tracing::warn!("parts still running after the drain timeout; exiting anyway"),
+    }
+    // The connections have closed (or been cut): their last events are in.
+    if let Some(analytics) = &analytics {
+        analytics::write_last(&store, analytics, &writer).await;
     }
     tracing::info!("stopped");
     Ok(())

@@ -1,6 +1,7 @@
 //! The settings of `spectra serve`: its flags, the same keys in the optional TOML file, and the
 //! defaults, checked and turned into what the store, the API and the data plane take.
 
+use super::analytics::{analytics_settings, AnalyticsSettings};
 use super::dns_settings::{dns_settings, DnsSettings};
 use anyhow::Context;
 use ipnet::IpNet;
@@ -140,6 +141,15 @@ pub struct ServeArgs {
     /// form [default: unsigned updates].
     #[arg(long)]
     pub(super) dns_update_key: Option<PathBuf>,
+    /// How long analytics minutes are kept: a number with a unit, s, m, h or d (`30d`, `12h`)
+    /// [default: 30d].
+    #[arg(long)]
+    pub(super) analytics_retention: Option<String>,
+    /// Record no analytics events: the analytics API then answers with nothing [default:
+    /// analytics on].
+    #[arg(long)]
+    #[serde(default)]
+    pub(super) no_analytics: bool,
     /// Threads that run the API and the data plane [default: the CPUs this process may use].
     /// With 1, a single-threaded runtime, without a work-stealing scheduler's bookkeeping.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
@@ -190,6 +200,8 @@ impl ServeArgs {
             dns_ttl: self.dns_ttl.or(file.dns_ttl),
             dns_update: self.dns_update.or(file.dns_update),
             dns_update_key: self.dns_update_key.or(file.dns_update_key),
+            analytics_retention: self.analytics_retention.or(file.analytics_retention),
+            no_analytics: self.no_analytics || file.no_analytics,
         }
     }
 }
@@ -222,6 +234,7 @@ pub struct Settings {
     pub origin_ca: Option<PathBuf>,
     pub geoip_db: Option<Vec<PathBuf>>,
     pub dns: DnsSettings,
+    pub analytics: AnalyticsSettings,
 }
 
 /// File descriptors kept aside for the store, logs, listeners and the like.
@@ -248,6 +261,7 @@ pub fn settings(args: ServeArgs, fd_limit: u64) -> anyhow::Result<Settings> {
         None => crate::heartbeat::host_name(),
     };
     let dns = dns_settings(&args, &node_name)?;
+    let analytics = analytics_settings(&args)?;
     let api_tls = match (args.api_tls_cert, args.api_tls_key) {
         (Some(cert), Some(key)) => Some((cert, key)),
         (None, None) => None,
@@ -256,6 +270,7 @@ pub fn settings(args: ServeArgs, fd_limit: u64) -> anyhow::Result<Settings> {
     Ok(Settings {
         node_name,
         dns,
+        analytics,
         data_dir: args
             .data_dir
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),

@@ -3,6 +3,7 @@
 //! blocking. Every write takes the revision row's lock first, so writes from all nodes are
 //! serialized and revisions are committed in order.
 
+mod analytics;
 mod certificates;
 mod config;
 mod dump;
@@ -315,6 +316,38 @@ impl Store for PgStore {
 
     fn user_by_key(&self, email: &str, key: &str) -> Result<Option<model::User>> {
         in_tx!(read self, tx => tables::user_by_key(&tx, email, key))
+    }
+
+    fn save_analytics(&self, node: &str, rows: &[model::analytics::MinuteRow]) -> Result<()> {
+        self.block_on(async {
+            // Outside the revision lock: analytics never wait for configuration writes.
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            analytics::save(&tx, node, rows).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    fn analytics(
+        &self,
+        zone_id: &str,
+        since: i64,
+        until: i64,
+    ) -> Result<Vec<(String, model::analytics::MinuteRow)>> {
+        in_tx!(read self, tx => analytics::load(&tx, zone_id, since, until))
+    }
+
+    fn prune_analytics(&self, before: i64) -> Result<u64> {
+        self.block_on(async {
+            let client = self.client().await?;
+            Ok(client
+                .execute(
+                    "DELETE FROM analytics_minutes WHERE minute < $1",
+                    &[&before],
+                )
+                .await?)
+        })
     }
 
     fn heartbeat(&self, node: &model::Node) -> Result<()> {

@@ -1,6 +1,7 @@
 //! The embedded SQLite store: one file in the data dir, WAL, `synchronous=FULL`, versioned migrations.
 
 mod access;
+mod analytics;
 mod certificates;
 mod config;
 mod dump;
@@ -270,6 +271,23 @@ impl Store for SqliteStore {
 
     fn user_by_key(&self, email: &str, key: &str) -> Result<Option<model::User>> {
         self.read(|tx| access::user_by_key(tx, email, key))
+    }
+
+    fn save_analytics(&self, node: &str, rows: &[model::analytics::MinuteRow]) -> Result<()> {
+        self.write(|tx| analytics::save(tx, node, rows))
+    }
+
+    fn analytics(
+        &self,
+        zone_id: &str,
+        since: i64,
+        until: i64,
+    ) -> Result<Vec<(String, model::analytics::MinuteRow)>> {
+        self.read(|tx| analytics::load(tx, zone_id, since, until))
+    }
+
+    fn prune_analytics(&self, before: i64) -> Result<u64> {
+        self.write(|tx| analytics::prune(tx, before))
     }
 
     fn heartbeat(&self, node: &model::Node) -> Result<()> {

@@ -85,6 +85,24 @@ CREATE TABLE custom_certificates (
 CREATE INDEX custom_certificates_zone ON custom_certificates (zone_id);
 CREATE TABLE certificate_changes (zone_id TEXT PRIMARY KEY, revision INTEGER NOT NULL);
 "#,
+    // Analytics: each node's per-minute aggregate of each series.
+    r#"
+CREATE TABLE analytics_minutes (
+    zone_id TEXT NOT NULL,
+    minute INTEGER NOT NULL,
+    node TEXT NOT NULL,
+    app_id TEXT NOT NULL,
+    event TEXT NOT NULL,
+    colo TEXT NOT NULL,
+    ip_version INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    bytes_ingress INTEGER NOT NULL,
+    bytes_egress INTEGER NOT NULL,
+    durations TEXT NOT NULL,
+    PRIMARY KEY (zone_id, minute, node, app_id, event, colo, ip_version)
+);
+CREATE INDEX analytics_minutes_minute ON analytics_minutes (minute);
+"#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
