@@ -9,8 +9,11 @@ import socket
 import threading
 import time
 
+import urllib.request
+
 import cloudflare
 import pytest
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from test_python import Counted, Node
 
@@ -79,7 +82,10 @@ def traffic():
     """A node, a zone with a TCP, a UDP and an unreachable app, and their traffic:
     TCP connections held 0.1 s to 1.0 s, one connection to the unreachable origin, one UDP
     flow of 3 datagrams of 40 bytes (ended by the 0.5 s idle timeout)."""
-    node = Node("--udp-idle-timeout", "0.5")
+    node = Node("--udp-idle-timeout", "0.5", "--metrics-listen", "127.0.0.1:0")
+    line = node.proc.stdout.readline().strip()
+    assert line.startswith("Spectra metrics on "), line
+    node.metrics_url = line.removeprefix("Spectra metrics on ")
     cf = Counted(node, api_token=node.admin).cf
     zone = Counted(node, strict=False, api_email=node.email, api_key=node.key).cf.zones.create(
         account={"id": "ignored"}, name="analytics.example")
@@ -126,6 +132,30 @@ def test_summary_counts_bytes_and_percentiles(traffic):
     assert got.totals["count"] == 10 + 10 + 1 + 1 + 1 + 1
     assert got.rows == len(got.data) == 6
     assert got.query.metrics[0] == "count" and got.query.dimensions == ["appID", "event"]
+
+
+def test_prometheus_metrics_parse_and_count_the_same_traffic(traffic):
+    node, cf, zone, tcp, udp, dead = traffic
+    with urllib.request.urlopen(node.metrics_url) as response:
+        assert response.headers["Content-Type"].startswith("application/openmetrics-text")
+        text = response.read().decode()
+    samples = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            samples[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    assert samples[("spectra_connections_total", (("app", tcp),))] == 10
+    assert samples[("spectra_connections_open", (("app", tcp),))] == 0
+    assert samples[("spectra_udp_flows_total", (("app", udp),))] == 1
+    assert samples[("spectra_ingress_bytes_total", (("app", tcp),))] == 1000
+    assert samples[("spectra_egress_bytes_total", (("app", tcp),))] == 2500
+    assert samples[("spectra_egress_bytes_total", (("app", udp),))] == 120
+    assert samples[("spectra_origin_errors_total", (("app", dead), ("status", "521")))] == 1
+    assert samples[("spectra_listener_up", (("address", f"{EDGE}:7401"), ("app", tcp), ("transport", "tcp")))] == 1
+    assert samples[("spectra_udp_flows_dropped_total", ())] == 0
+    route = "/client/v4/zones/{zone_id}/spectrum/apps"
+    assert samples[("spectra_api_requests_total", (("method", "POST"), ("route", route), ("status", "200")))] == 3
+    assert samples[("spectra_store_write_duration_seconds_count", (("kind", "config"),))] >= 4
+    assert samples[("spectra_store_write_duration_seconds_count", (("kind", "analytics"),))] >= 1
 
 
 def test_every_filter_operator_and_and_binds_tighter(traffic):

@@ -126,7 +126,7 @@ pub async fn create(
     let fields = RuleFields::from_json(&body?.0)?;
     fields.check_on_node(&state.policy)?;
     let rule = state
-        .store(move |s| s.create_access_rule(&zone.id, &fields))
+        .store_write(move |s| s.create_access_rule(&zone.id, &fields))
         .await?;
     state.committed.notify_one();
     tracing::info!(rule = %rule.id, zone = %rule.zone_id, mode = %rule.fields.mode, target = %rule.fields.target, value = %rule.fields.value, by = %caller, "access rule created");
@@ -174,7 +174,7 @@ pub async fn edit(
         fields.check_on_node(&state.policy)?;
     }
     let rule = state
-        .store(move |s| s.update_access_rule(&zone, &id, &fields))
+        .store_write(move |s| s.update_access_rule(&zone, &id, &fields))
         .await?
         .ok_or_else(unknown_rule)?;
     state.committed.notify_one();
@@ -190,7 +190,7 @@ pub async fn delete(
     let (zone, id) = rule_ids(&state, &caller, ids, Permission::ZoneSettingsWrite).await?;
     let i = id.clone();
     if !state
-        .store(move |s| s.delete_access_rule(&zone, &i))
+        .store_write(move |s| s.delete_access_rule(&zone, &i))
         .await?
     {
         return Err(unknown_rule());

@@ -153,7 +153,7 @@ pub async fn create(
     config.check_in_zone(&zone, None, &state.policy)?;
     let edge = edge_addresses(&state, &config, None).await?;
     let app = state
-        .store(move |s| s.create_app(&zone.id, &config, &edge))
+        .store_write(move |s| s.create_app(&zone.id, &config, &edge))
         .await?;
     state.committed.notify_one();
     tracing::info!(app = %app.id, zone = %app.zone_id, protocol = %app.config.protocol.as_str(), by = %caller, "app created");
@@ -179,7 +179,7 @@ pub async fn update(
     config.check_in_zone(&zone, Some(&previous), &state.policy)?;
     let edge = edge_addresses(&state, &config, Some(&previous)).await?;
     let app = state
-        .store(move |s| s.update_app(&zone.id, &app_id, &config, &edge))
+        .store_write(move |s| s.update_app(&zone.id, &app_id, &config, &edge))
         .await?;
     state.committed.notify_one();
     tracing::info!(app = %app.id, zone = %app.zone_id, by = %caller, "app updated");
@@ -196,7 +196,10 @@ pub async fn delete(
     identifier(&app_id, "app")?;
     let _writing = state.app_writes.lock().await;
     let id = app_id.clone();
-    if !state.store(move |s| s.delete_app(&zone.id, &id)).await? {
+    if !state
+        .store_write(move |s| s.delete_app(&zone.id, &id))
+        .await?
+    {
         return Err(unknown_app());
     }
     state.committed.notify_one();

@@ -73,7 +73,7 @@ pub async fn create(
     .await?;
     let fields = CertificateFields::from_json(&body?.0, &zone.name, chrono::Utc::now())?;
     let certificate = state
-        .store(move |s| s.create_certificate(&zone.id, &fields))
+        .store_write(move |s| s.create_certificate(&zone.id, &fields))
         .await?;
     state.committed.notify_one();
     tracing::info!(certificate = %certificate.id, zone = %certificate.zone_id, hosts = ?certificate.fields.inspected.hosts, by = %caller, "custom certificate uploaded");
@@ -121,7 +121,7 @@ pub async fn edit(
         .fields
         .patched(&body, &zone.name, chrono::Utc::now())?;
     let certificate = state
-        .store(move |s| s.update_certificate(&zone.id, &id, &fields))
+        .store_write(move |s| s.update_certificate(&zone.id, &id, &fields))
         .await?
         .ok_or_else(unknown_certificate)?;
     state.committed.notify_one();
@@ -138,7 +138,7 @@ pub async fn delete(
         certificate_ids(&state, &caller, ids, Permission::SslCertificatesWrite).await?;
     let i = id.clone();
     if !state
-        .store(move |s| s.delete_certificate(&zone.id, &i))
+        .store_write(move |s| s.delete_certificate(&zone.id, &i))
         .await?
     {
         return Err(unknown_certificate());

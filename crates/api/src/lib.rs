@@ -11,12 +11,14 @@ mod envelope;
 mod extract;
 #[cfg(test)]
 mod fuzz_tests;
+mod metrics;
 mod nodes;
 mod rate_limit;
 mod server;
 mod zones;
 
 pub use envelope::ApiError;
+pub use metrics::ApiMetrics;
 pub use rate_limit::RateLimit;
 pub use server::{serve_with, tls_config, ServerOptions};
 
@@ -54,6 +56,8 @@ pub struct ApiState {
     dns_update: tokio::sync::watch::Receiver<model::DnsUpdateState>,
     /// The data plane's analytics not yet in the store, and this node's name there.
     analytics: Option<(Arc<dyn model::analytics::LiveAnalytics>, String)>,
+    /// Requests and store writes, for Prometheus.
+    metrics: ApiMetrics,
 }
 
 /// The status of a node without a data plane: no listeners anywhere.
@@ -78,6 +82,7 @@ impl ApiState {
             publication: tokio::sync::watch::channel(Arc::default()).1,
             dns_update: tokio::sync::watch::channel(Default::default()).1,
             analytics: None,
+            metrics: ApiMetrics::default(),
         }
     }
 
@@ -113,6 +118,11 @@ impl ApiState {
         self
     }
 
+    /// The API's metrics (to register with the node's Prometheus registry).
+    pub fn metrics(&self) -> ApiMetrics {
+        self.metrics.clone()
+    }
+
     /// Limits each credential (or client address, without one) to `limit`.
     pub fn with_rate_limit(mut self, limit: RateLimit) -> Self {
         self.limiter = Some(Arc::new(rate_limit::Limiter::new(limit)));
@@ -128,6 +138,18 @@ impl ApiState {
     /// Notified after each configuration change this API commits.
     pub fn committed(&self) -> Arc<Notify> {
         self.committed.clone()
+    }
+
+    /// Runs a blocking store call that changes the configuration, timed for the metrics.
+    async fn store_write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn Store) -> store::Result<T> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let started = std::time::Instant::now();
+        let result = self.store(f).await;
+        self.metrics
+            .store_write("config", started.elapsed().as_secs_f64());
+        result
     }
 
     /// Runs a blocking store call off the async workers.
@@ -195,7 +217,11 @@ pub fn router(state: ApiState) -> Router {
                 .delete(certificates::delete),
         )
         .route("/user/tokens/verify", get(zones::verify_token))
-        .route("/spectra/nodes", get(nodes::list));
+        .route("/spectra/nodes", get(nodes::list))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            metrics::record,
+        ));
     Router::new()
         .nest("/client/v4", v4)
         .fallback(no_route)

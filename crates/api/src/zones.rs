@@ -75,7 +75,7 @@ pub async fn create(
         ApiError::bad_request(codes::INVALID_FIELD, "name: required, the zone's domain")
     })?;
     let name = normalize_zone_name(name)?;
-    let zone = state.store(move |s| s.create_zone(&name)).await?;
+    let zone = state.store_write(move |s| s.create_zone(&name)).await?;
     state.committed.notify_one();
     tracing::info!(zone = %zone.id, name = %zone.name, by = %caller, "zone created");
     Ok(ok(zone))
@@ -107,7 +107,7 @@ pub async fn delete(
     let zone = zone_for(&state, &caller, &path(zone_id)?, Permission::ZoneWrite).await?;
     let _writing = state.app_writes.lock().await;
     let id = zone.id.clone();
-    if !state.store(move |s| s.delete_zone(&id)).await? {
+    if !state.store_write(move |s| s.delete_zone(&id)).await? {
         return Err(unknown_zone());
     }
     state.committed.notify_one();

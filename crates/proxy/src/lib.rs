@@ -27,6 +27,7 @@ pub use origin::balancer;
 pub use telemetry::access_log::{AccessLog, ConnectionEvent};
 pub use telemetry::analytics::Analytics;
 pub use telemetry::counters::Counters;
+pub use telemetry::metrics::DataPlaneMetrics;
 pub use telemetry::status::StatusBoard;
 pub use tls::certs::TlsOptions;
 pub use tls::keys::Certified;
@@ -74,6 +75,15 @@ impl DataPlane {
                 applied: watch::Sender::new(0),
                 epoch: Instant::now(),
             }),
+        }
+    }
+
+    /// The data plane's Prometheus metrics, to register with a registry.
+    pub fn metrics(&self) -> telemetry::metrics::DataPlaneMetrics {
+        telemetry::metrics::DataPlaneMetrics {
+            status: self.node.status.clone(),
+            counters: self.node.counters.clone(),
+            analytics: self.node.analytics.clone(),
         }
     }
 

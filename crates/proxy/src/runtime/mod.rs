@@ -99,6 +99,7 @@ impl AppRuntime {
                 analytics_ref: Arc::new(crate::telemetry::analytics::AppRef {
                     zone_id: app.zone_id.clone(),
                     app_id: app.id.clone(),
+                    udp: app.config.protocol.transport == Transport::Udp,
                 }),
                 settings: ArcSwap::from_pointee(settings(app.clone(), &node, &span)),
                 connections: TaskTracker::new(),

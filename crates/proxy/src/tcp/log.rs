@@ -32,22 +32,22 @@ impl<'a> Events<'a> {
         }
     }
 
-    fn record(&self, event: EventKind, sample: Sample) {
+    fn record(&self, event: EventKind, sample: Sample, status: u16) {
         if let Some(analytics) = &self.app.node.analytics {
-            analytics.record(&self.app.analytics_ref, event, self.client, sample);
+            analytics.record(&self.app.analytics_ref, event, self.client, sample, status);
         }
     }
 
     /// The client was admitted.
     pub fn connect(&self) {
-        self.record(EventKind::Connect, Sample::default());
+        self.record(EventKind::Connect, Sample::default(), 0);
     }
 
     /// Another minute open, with `up` bytes from the client and `down` to it so far.
     pub fn progress(&mut self, up: u64, down: u64) {
         if self.started.is_some() {
             let sample = self.since_reported(up, down, None);
-            self.record(EventKind::Progress, sample);
+            self.record(EventKind::Progress, sample, 0);
         }
     }
 
@@ -66,12 +66,12 @@ impl<'a> Events<'a> {
         let Some(started) = self.started else {
             return;
         };
-        let (event, _, _, up, down) = *outcome;
+        let (event, status, _, up, down) = *outcome;
         let event = EventKind::parse(event).unwrap_or(EventKind::Disconnect);
         let duration =
             (event != EventKind::ClientFiltered).then(|| started.elapsed().as_secs_f64() * 1000.0);
         let sample = self.since_reported(up, down, duration);
-        self.record(event, sample);
+        self.record(event, sample, status);
     }
 }
 

@@ -23,6 +23,8 @@ pub(crate) const PROGRESS_EVERY: Duration = Duration::from_secs(60);
 pub(crate) struct AppRef {
     pub zone_id: String,
     pub app_id: String,
+    /// A UDP app: its connections are flows.
+    pub udp: bool,
 }
 
 struct Record {
@@ -30,6 +32,8 @@ struct Record {
     event: EventKind,
     ip_version: u8,
     sample: Sample,
+    /// The event-log status of an `originError`.
+    status: u16,
     /// Unix seconds.
     at: i64,
 }
@@ -39,8 +43,45 @@ pub struct Analytics {
     events: mpsc::Sender<Record>,
     waiting: Mutex<mpsc::Receiver<Record>>,
     minutes: Mutex<Minutes>,
+    /// Every app's events since the node started, for the Prometheus metrics.
+    totals: Mutex<BTreeMap<String, AppTotals>>,
     colo: String,
     dropped: AtomicU64,
+}
+
+/// One app's events since the node started.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AppTotals {
+    pub udp: bool,
+    /// Connections (UDP: flows) admitted, and open now.
+    pub connections: u64,
+    pub open: u64,
+    pub bytes_ingress: u64,
+    pub bytes_egress: u64,
+    pub filtered: u64,
+    /// `originError` events by event-log status.
+    pub origin_errors: BTreeMap<u16, u64>,
+}
+
+impl AppTotals {
+    fn add(&mut self, r: &Record) {
+        self.udp = r.app.udp;
+        self.bytes_ingress += r.sample.bytes_ingress;
+        self.bytes_egress += r.sample.bytes_egress;
+        match r.event {
+            EventKind::Connect => {
+                self.connections += 1;
+                self.open += 1;
+            }
+            EventKind::Disconnect => self.open = self.open.saturating_sub(1),
+            EventKind::OriginError => {
+                self.open = self.open.saturating_sub(1);
+                *self.origin_errors.entry(r.status).or_default() += 1;
+            }
+            EventKind::ClientFiltered => self.filtered += 1,
+            EventKind::Progress => {}
+        }
+    }
 }
 
 fn unix_now() -> i64 {
@@ -66,6 +107,7 @@ impl Analytics {
             events,
             waiting: Mutex::new(waiting),
             minutes: Mutex::default(),
+            totals: Mutex::default(),
             colo: colo.to_owned(),
             dropped: AtomicU64::new(0),
         })
@@ -88,19 +130,22 @@ impl Analytics {
         });
     }
 
-    /// Records one event of `app` for a client at `client`. Never waits.
+    /// Records one event of `app` for a client at `client` (`status`: an `originError`'s
+    /// event-log status). Never waits.
     pub(crate) fn record(
         &self,
         app: &Arc<AppRef>,
         event: EventKind,
         client: IpAddr,
         sample: Sample,
+        status: u16,
     ) {
         let record = Record {
             app: app.clone(),
             event,
             ip_version: ip_version(client),
             sample,
+            status,
             at: unix_now(),
         };
         if self.events.try_send(record).is_err() {
@@ -112,7 +157,13 @@ impl Analytics {
     fn drained(&self) -> MutexGuard<'_, Minutes> {
         let mut minutes = self.minutes.lock().unwrap_or_else(|e| e.into_inner());
         let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        let mut totals = self.totals.lock().unwrap_or_else(|e| e.into_inner());
         while let Ok(r) = waiting.try_recv() {
+            let app = match totals.get_mut(&r.app.app_id) {
+                Some(app) => app,
+                None => totals.entry(r.app.app_id.clone()).or_default(),
+            };
+            app.add(&r);
             let key = SeriesKey {
                 zone_id: r.app.zone_id.clone(),
                 app_id: r.app.app_id.clone(),
@@ -139,6 +190,15 @@ impl Analytics {
     pub fn forget_written(&self) {
         let minute = model::analytics::minute_of(unix_now()) - 60;
         self.drained().forget_written_before(minute);
+    }
+
+    /// Every app's totals since the node started, with every waiting event counted in.
+    pub(crate) fn totals(&self) -> BTreeMap<String, AppTotals> {
+        drop(self.drained());
+        self.totals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Events dropped because the channel was full.

@@ -5,5 +5,6 @@ pub mod access_log;
 pub mod analytics;
 pub mod counted;
 pub mod counters;
+pub mod metrics;
 pub mod outcome;
 pub mod status;

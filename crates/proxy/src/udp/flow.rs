@@ -178,7 +178,13 @@ pub(crate) fn open(
 
 fn record(app: &AppShared, event: EventKind, client: SocketAddr, sample: Sample) {
     if let Some(analytics) = &app.node.analytics {
-        analytics.record(&app.analytics_ref, event, client.ip(), sample);
+        // A flow's origin error: it refused the flow (ICMP), or no socket could reach it.
+        let status = if event == EventKind::OriginError {
+            521
+        } else {
+            0
+        };
+        analytics.record(&app.analytics_ref, event, client.ip(), sample, status);
     }
 }
 

@@ -17,6 +17,8 @@ const PRUNE_EVERY: Duration = Duration::from_secs(600);
 pub struct AnalyticsSettings {
     pub enabled: bool,
     pub retention: Duration,
+    /// `--metrics-listen`.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 pub(super) fn analytics_settings(args: &ServeArgs) -> anyhow::Result<AnalyticsSettings> {
@@ -31,6 +33,7 @@ pub(super) fn analytics_settings(args: &ServeArgs) -> anyhow::Result<AnalyticsSe
     Ok(AnalyticsSettings {
         enabled: !args.no_analytics,
         retention,
+        metrics_listen: args.metrics_listen,
     })
 }
 
@@ -51,13 +54,19 @@ fn retention(text: &str) -> Option<Duration> {
 }
 
 /// Writes what changed to the store; on failure keeps it for the next try. True when written.
-async fn write(store: &Arc<dyn Store>, analytics: &Arc<proxy::Analytics>, node: &str) -> bool {
+async fn write(
+    store: &Arc<dyn Store>,
+    analytics: &Arc<proxy::Analytics>,
+    node: &str,
+    metrics: &api::ApiMetrics,
+) -> bool {
     let rows = analytics.take_changed();
     if rows.is_empty() {
         analytics.forget_written();
         return true;
     }
     let (s, node, batch) = (store.clone(), node.to_owned(), rows);
+    let started = std::time::Instant::now();
     let (result, rows) = tokio::task::spawn_blocking(move || {
         let result = s.save_analytics(&node, &batch);
         (result, batch)
@@ -69,6 +78,7 @@ async fn write(store: &Arc<dyn Store>, analytics: &Arc<proxy::Analytics>, node: 
             Vec::new(),
         )
     });
+    metrics.store_write("analytics", started.elapsed().as_secs_f64());
     match result {
         Ok(()) => {
             analytics.forget_written();
@@ -107,6 +117,7 @@ pub async fn run(
     analytics: Option<Arc<proxy::Analytics>>,
     writer: String,
     retention: Duration,
+    metrics: api::ApiMetrics,
     shutdown: CancellationToken,
 ) {
     let mut writes = tokio::time::interval(WRITE_EVERY);
@@ -115,7 +126,7 @@ pub async fn run(
         tokio::select! {
             () = shutdown.cancelled() => return,
             _ = writes.tick() => if let Some(analytics) = &analytics {
-                write(&store, analytics, &writer).await;
+                write(&store, analytics, &writer, &metrics).await;
             },
             _ = prunes.tick() => prune(&store, retention).await,
         }
@@ -123,9 +134,14 @@ pub async fn run(
 }
 
 /// The last write, once the data plane has stopped (every connection's last event is in).
-pub async fn write_last(store: &Arc<dyn Store>, analytics: &Arc<proxy::Analytics>, node: &str) {
+pub async fn write_last(
+    store: &Arc<dyn Store>,
+    analytics: &Arc<proxy::Analytics>,
+    node: &str,
+    metrics: &api::ApiMetrics,
+) {
     for _ in 0..3 {
-        if write(store, analytics, node).await {
+        if write(store, analytics, node, metrics).await {
             return;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;

@@ -5,6 +5,7 @@ mod analytics;
 mod config_keys;
 mod dns;
 mod dns_settings;
+mod metrics;
 mod settings;
 
 pub use settings::{ServeArgs, DEFAULT_DATA_DIR};
@@ -153,6 +154,7 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
         analytics.start();
     }
     let data_plane = proxy::DataPlane::new(settings.options, access_log, analytics.clone());
+    let data_plane_metrics = data_plane.metrics();
     let board = data_plane.status();
     // With PostgreSQL, the configuration is also saved in the data dir, for a restart while
     // the database is away.
@@ -249,11 +251,16 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
         shutdown.clone(),
     ));
     let edge = tokio::spawn(data_plane.run(snapshots, shutdown.clone()));
+    let api_metrics = state.metrics();
+    let mut registry = prometheus_client::registry::Registry::default();
+    registry.register_collector(Box::new(data_plane_metrics));
+    api_metrics.register(&mut registry);
     let analytics_writer = tokio::spawn(analytics::run(
         store.clone(),
         analytics.clone(),
         writer.clone(),
         settings.analytics.retention,
+        api_metrics.clone(),
         shutdown.clone(),
     ));
 
@@ -266,6 +273,10 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     println!("Spectra API listening on {scheme}://{addr}/client/v4");
     let dns_server =
         dns::start_server(&settings.dns, publication.clone(), shutdown.clone()).await?;
+    let metrics_server = match settings.analytics.metrics_listen {
+        Some(addr) => Some(metrics::start(addr, registry, shutdown.clone()).await?),
+        None => None,
+    };
     let stop = shutdown.clone();
     let api = tokio::spawn(api::serve_with(listener, state, settings.api, async move {
         stop.cancelled().await
@@ -278,7 +289,10 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
         follower.await?;
         heartbeat.await?;
         publisher.await?;
-        for part in [dns_server, dns_updater].into_iter().flatten() {
+        for part in [dns_server, dns_updater, metrics_server]
+            .into_iter()
+            .flatten()
+        {
             part.await?;
         }
         edge.await?;
@@ -291,7 +305,7 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     }
     // The connections have closed (or been cut): their last events are in.
     if let Some(analytics) = &analytics {
-        analytics::write_last(&store, analytics, &writer).await;
+        analytics::write_last(&store, analytics, &writer, &api_metrics).await;
     }
     tracing::info!("stopped");
     Ok(())

@@ -150,6 +150,9 @@ pub struct ServeArgs {
     #[arg(long)]
     #[serde(default)]
     pub(super) no_analytics: bool,
+    /// Address (IP:PORT) where Prometheus metrics are served at /metrics [default: off].
+    #[arg(long)]
+    pub(super) metrics_listen: Option<SocketAddr>,
     /// Threads that run the API and the data plane [default: the CPUs this process may use].
     /// With 1, a single-threaded runtime, without a work-stealing scheduler's bookkeeping.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
@@ -202,6 +205,7 @@ impl ServeArgs {
             dns_update_key: self.dns_update_key.or(file.dns_update_key),
             analytics_retention: self.analytics_retention.or(file.analytics_retention),
             no_analytics: self.no_analytics || file.no_analytics,
+            metrics_listen: self.metrics_listen.or(file.metrics_listen),
         }
     }
 }
