@@ -31,11 +31,15 @@
 //! # }
 //! ```
 
+mod access_rules;
+mod analytics;
 mod dns;
 mod error;
 pub mod retry;
 mod spectrum;
 
+pub use access_rules::{AccessRules, Configuration, NewRule, Rule};
+pub use analytics::{Analytics, CurrentApp, EventsQuery, Report, Row};
 pub use dns::{DnsRecord, DnsRecords};
 pub use error::{ApiError, Error, Message};
 pub use spectrum::{Apps, ListParams, Page, ProtocolInfo, Protocols, Spectrum};
@@ -190,6 +194,11 @@ impl Client {
     /// The Spectrum endpoints.
     pub fn spectrum(&self) -> Spectrum<'_> {
         Spectrum::new(self)
+    }
+
+    /// A zone's IP Access Rules.
+    pub fn access_rules(&self) -> AccessRules<'_> {
+        AccessRules { client: self }
     }
 
     /// A zone's DNS records.

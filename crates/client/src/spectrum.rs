@@ -25,6 +25,12 @@ impl<'a> Spectrum<'a> {
         }
     }
 
+    pub fn analytics(&self) -> crate::Analytics<'a> {
+        crate::Analytics {
+            client: self.client,
+        }
+    }
+
     pub fn protocols(&self) -> Protocols<'a> {
         Protocols {
             client: self.client,

@@ -1,6 +1,7 @@
 //! The `spectra` binary: the command line, and wiring the store, API and data plane together.
 
 mod admin;
+mod analytics_cmd;
 mod app_cmd;
 mod cache;
 mod dns_cmd;
@@ -71,6 +72,8 @@ enum Command {
     App(Box<app_cmd::AppCommand>),
     /// List the protocols a zone's apps may name.
     Protocols(app_cmd::Connection),
+    /// Each app's traffic over a past period: connections, bytes each way, durations.
+    Analytics(Box<analytics_cmd::AnalyticsArgs>),
     /// What DNS publishes for a zone's apps (over the API).
     #[command(subcommand)]
     Dns(dns_cmd::DnsCommand),
@@ -91,5 +94,6 @@ fn main() -> anyhow::Result<()> {
         Command::Protocols(connection) => app_cmd::protocols(connection),
         Command::Store(cmd) => stores::run(cmd),
         Command::Dns(cmd) => dns_cmd::run(cmd),
+        Command::Analytics(args) => analytics_cmd::run(*args),
     }
 }

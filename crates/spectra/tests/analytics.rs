@@ -250,6 +250,50 @@ async fn tcp_and_udp_traffic_is_counted_exactly_with_durations_colo_and_ip_versi
     assert_eq!(current["connections"], 0);
     let avg = current["durationAvg"].as_f64().unwrap();
     assert!((200.0..300.0).contains(&avg), "durationAvg {avg}");
+    // The CLI: per app, connections, bytes and percentiles; a table, or JSON.
+    let cli = |extra: &[&str]| {
+        let out = std::process::Command::new(common::BIN)
+            .args([
+                "analytics",
+                "--api-url",
+                &api.base,
+                "--token",
+                &api.token,
+                "--zone",
+                "example.com",
+            ])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let rows: Value = serde_json::from_str(&cli(&["--since", "1h", "--output-json"])).unwrap();
+    let line = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["appID"] == tcp.as_str())
+        .unwrap();
+    assert_eq!(line["hostname"], "tcp-7301.example.com");
+    assert_eq!(
+        (line["connections"].as_f64(), line["bytesIngress"].as_f64()),
+        (Some(3.0), Some(300.0))
+    );
+    assert_eq!(line["bytesEgress"].as_f64(), Some(750.0));
+    let p50 = line["durationMedian"].as_f64().unwrap();
+    assert!((198.0..300.0).contains(&p50), "{p50}");
+    let table = cli(&["--app", &udp]);
+    assert!(table.starts_with("APP "), "{table}");
+    assert_eq!(table.lines().count(), 2, "only the app asked for: {table}");
+    assert!(
+        table.contains("udp-7303.example.com") && table.contains(" 120 "),
+        "{table}"
+    );
     let (_, other_colo) = api
         .get(
             "aggregate/current",
