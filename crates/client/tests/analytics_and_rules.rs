@@ -74,7 +74,7 @@ async fn summary_bytime_and_current_read_what_the_nodes_wrote() {
     };
     let report = analytics.summary(&zone, &query).await.unwrap();
     assert_eq!(report.rows, 2.0);
-    assert_eq!(report.data[0].dimensions, [a.clone()]);
+    assert_eq!(report.data[0].dimensions, std::slice::from_ref(&a));
     assert_eq!(report.data[0].metrics, [3, 60, 40]);
     assert_eq!(report.totals["count"], 4.0);
 
@@ -90,7 +90,7 @@ async fn summary_bytime_and_current_read_what_the_nodes_wrote() {
     assert_eq!(series.iter().filter_map(|v| v.as_u64()).sum::<u64>(), 1);
 
     let current = analytics
-        .current(&zone, &[a.clone()], Some("AMS"))
+        .current(&zone, std::slice::from_ref(&a), Some("AMS"))
         .await
         .unwrap();
     assert_eq!(current.len(), 1);
@@ -128,7 +128,10 @@ async fn access_rules_lifecycle() {
         (created.mode.as_str(), created.configuration.target.as_str()),
         ("block", "ip_range")
     );
-    assert_eq!(rules.list(&zone).await.unwrap(), [created.clone()]);
+    assert_eq!(
+        rules.list(&zone).await.unwrap(),
+        std::slice::from_ref(&created)
+    );
     assert_eq!(rules.get(&zone, &created.id).await.unwrap(), created);
     let edited = rules
         .edit(&zone, &created.id, AccessRuleMode::Whitelist, "now allowed")
