@@ -9,12 +9,12 @@ D=$(mktemp -d /tmp/bench-spectra.XXXX)
 ZONE=$("$BIN" zone create bench.example --data-dir "$D" | tail -1)
 TOKEN=$("$BIN" token create --permission zone-settings-write --data-dir "$D" | tail -1)
 # Every bench client is 127.0.0.1: its share of the node is the whole node (binaries from before
-# the per-client share have no such flag, for A/B runs).
+# the per-client share have no such flag, for A/B runs). SPECTRA_ARGS adds flags (--no-analytics).
 PER_CLIENT=()
 "$BIN" serve --help | grep -q -- --max-connections-per-client && PER_CLIENT=(--max-connections-per-client 100000)
 # The bench sends no names to resolve; --resolver keeps every query on loopback anyway.
 "$BIN" serve --data-dir "$D" ${SPECTRA_WORKERS:+--workers $SPECTRA_WORKERS} --api-listen 127.0.0.1:0 --resolver 127.0.0.1:9 \
-  --max-connections 100000 "${PER_CLIENT[@]}" > "$D/stdout" &
+  --max-connections 100000 "${PER_CLIENT[@]}" ${SPECTRA_ARGS:-} > "$D/stdout" &
 PID=$!
 trap 'kill "$PID" 2>/dev/null' TERM INT EXIT
 for _ in $(seq 100); do grep -q listening "$D/stdout" 2>/dev/null && break; sleep 0.05; done

@@ -1,138 +1,18 @@
 //! Analytics through `spectra serve`: known traffic through TCP and UDP apps, then exact
-//! counts, byte sums and durations from the analytics API; the data across a clean restart and
-//! a kill -9; retention; `--no-analytics`; `--colo`; bad queries.
+//! counts, byte sums and durations from the analytics API and the CLI; `--colo`; open
+//! connections in `aggregate/current`, also after a drain cuts one; bad queries.
 
+mod analytics_support;
 mod common;
 
-use common::{send, zone_and_token, Node};
+use analytics_support::*;
+use common::send;
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::net::SocketAddr;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
-
-/// An origin that reads 100 bytes, answers 250, then waits for the client to close.
-async fn origin() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut got = [0u8; 100];
-                if s.read_exact(&mut got).await.is_ok() {
-                    let _ = s.write_all(&[7u8; 250]).await;
-                    let mut rest = [0u8; 64];
-                    while matches!(s.read(&mut rest).await, Ok(n) if n > 0) {}
-                }
-            });
-        }
-    });
-    addr
-}
-
-async fn udp_echo() -> SocketAddr {
-    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let addr = socket.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut buf = [0u8; 2048];
-        while let Ok((n, from)) = socket.recv_from(&mut buf).await {
-            let _ = socket.send_to(&buf[..n], from).await;
-        }
-    });
-    addr
-}
-
-/// One connection through `edge`: 100 bytes up, 250 down, held `hold` before closing.
-async fn exchange(edge: SocketAddr, hold: Duration) {
-    let mut s = None;
-    for _ in 0..100 {
-        if let Ok(c) = TcpStream::connect(edge).await {
-            s = Some(c);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let mut s = s.expect("the edge listens");
-    s.write_all(&[1u8; 100]).await.unwrap();
-    let mut got = [0u8; 250];
-    s.read_exact(&mut got).await.unwrap();
-    tokio::time::sleep(hold).await;
-}
-
-fn app(protocol: &str, edge: &str, origin: &str) -> Value {
-    json!({
-        "protocol": protocol,
-        "dns": {"type": "ADDRESS", "name": format!("{}.example.com", protocol.replace('/', "-"))},
-        "origin_direct": [origin],
-        "edge_ips": {"type": "static", "ips": [edge]},
-    })
-}
-
-struct Api {
-    base: String,
-    zone: String,
-    token: String,
-}
-
-impl Api {
-    async fn get(&self, path: &str, query: &[(&str, &str)]) -> (StatusCode, Value) {
-        send(
-            reqwest::Client::new()
-                .get(format!(
-                    "{}/zones/{}/spectrum/analytics/{path}",
-                    self.base, self.zone
-                ))
-                .query(query)
-                .bearer_auth(&self.token),
-        )
-        .await
-    }
-
-    async fn create(&self, app: Value) -> String {
-        let (status, body) = send(
-            reqwest::Client::new()
-                .post(format!("{}/zones/{}/spectrum/apps", self.base, self.zone))
-                .bearer_auth(&self.token)
-                .json(&app),
-        )
-        .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        body["result"]["id"].as_str().unwrap().to_owned()
-    }
-
-    /// `summary` rows as (dimension values, metric values).
-    async fn summary(&self, query: &[(&str, &str)]) -> Vec<(Vec<String>, Vec<f64>)> {
-        let (status, body) = self.get("events/summary", query).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        body["result"]["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|row| {
-                let dims = row["dimensions"].as_array().unwrap();
-                let metrics = row["metrics"].as_array().unwrap();
-                (
-                    dims.iter()
-                        .map(|d| d.as_str().unwrap().to_owned())
-                        .collect(),
-                    metrics.iter().map(|m| m.as_f64().unwrap()).collect(),
-                )
-            })
-            .collect()
-    }
-}
-
-fn node(dir: &std::path::Path, extra: &[&str]) -> (Node, Api) {
-    let (zone, token) = zone_and_token(dir);
-    let node = Node::with(dir, extra);
-    let api = Api {
-        base: node.base.clone(),
-        zone,
-        token,
-    };
-    (node, api)
-}
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpStream, UdpSocket};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tcp_and_udp_traffic_is_counted_exactly_with_durations_colo_and_ip_version() {
@@ -306,7 +186,7 @@ async fn tcp_and_udp_traffic_is_counted_exactly_with_durations_colo_and_ip_versi
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_open_connection_counts_in_current_and_bad_queries_are_400() {
     let dir = tempfile::tempdir().unwrap();
-    let (_node, api) = node(dir.path(), &[]);
+    let (_node, api) = node(dir.path(), &["--drain-timeout", "0.3"]);
     let id = api
         .create(app(
             "tcp/7311",
@@ -321,6 +201,51 @@ async fn an_open_connection_counts_in_current_and_bad_queries_are_400() {
     assert_eq!(body["result"][0]["appID"], id.as_str(), "{body}");
     assert_eq!(body["result"][0]["connections"], 1, "{body}");
     held.await.unwrap();
+    let (_, body) = api.get("aggregate/current", &[("appID", &id)]).await;
+    assert_eq!(body["result"][0]["connections"], 0, "{body}");
+
+    // A connection cut by its app's removal (after the drain timeout) still ends.
+    let cut = api
+        .create(app(
+            "tcp/7312",
+            "127.71.0.2",
+            &format!("tcp://{}", origin().await),
+        ))
+        .await;
+    let held = tokio::spawn(exchange(
+        "127.71.0.2:7312".parse().unwrap(),
+        Duration::from_secs(5),
+    ));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (status, _) = send(
+        reqwest::Client::new()
+            .delete(format!(
+                "{}/zones/{}/spectrum/apps/{cut}",
+                api.base, api.zone
+            ))
+            .bearer_auth(&api.token),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let (_, body) = api.get("aggregate/current", &[("appID", &cut)]).await;
+    assert_eq!(body["result"][0]["connections"], 0, "{body}");
+    let filter = format!("appID=={cut}");
+    let ended = api
+        .summary(&[
+            ("dimensions", "event"),
+            ("filters", &filter),
+            ("sort", "+event"),
+        ])
+        .await;
+    assert_eq!(
+        ended,
+        [
+            (vec!["connect".to_owned()], vec![1.0]),
+            (vec!["disconnect".to_owned()], vec![1.0]),
+        ]
+    );
+    held.abort();
 
     for (path, query, code, says) in [
         ("events/summary", vec![("metrics", "bytes")], 1500, "bytes"),
@@ -365,197 +290,4 @@ async fn an_open_connection_counts_in_current_and_bad_queries_are_400() {
             "{body}"
         );
     }
-}
-
-/// The disconnect count and bytes of `app` over the last day.
-async fn disconnects(api: &Api, app: &str) -> Vec<f64> {
-    let since = (chrono::Utc::now() - chrono::Duration::days(1)).to_rfc3339();
-    let filter = format!("appID=={app};event==disconnect");
-    let rows = api
-        .summary(&[
-            ("metrics", "count,bytesIngress"),
-            ("filters", &filter),
-            ("since", &since),
-        ])
-        .await;
-    rows.first().map(|(_, m)| m.clone()).unwrap_or_default()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_clean_stop_loses_nothing_and_kill_9_at_most_the_last_5_seconds() {
-    let dir = tempfile::tempdir().unwrap();
-    let (node, api) = node(dir.path(), &[]);
-    let id = api
-        .create(app(
-            "tcp/7321",
-            "127.71.0.3",
-            &format!("tcp://{}", origin().await),
-        ))
-        .await;
-    let edge: SocketAddr = "127.71.0.3:7321".parse().unwrap();
-    exchange(edge, Duration::ZERO).await;
-    exchange(edge, Duration::ZERO).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    node.signal("-TERM");
-    let mut node = node;
-    node.child.wait().unwrap();
-
-    let restarted = Node::with(dir.path(), &[]);
-    let api = Api {
-        base: restarted.base.clone(),
-        ..api
-    };
-    assert_eq!(
-        disconnects(&api, &id).await,
-        [2.0, 200.0],
-        "SIGTERM lost nothing"
-    );
-    exchange(edge, Duration::ZERO).await;
-    // Written within 5 s of happening: what is 6 s old survives a kill -9.
-    tokio::time::sleep(Duration::from_secs(6)).await;
-    restarted.signal("-KILL");
-    drop(restarted);
-    let again = Node::with(dir.path(), &[]);
-    let api = Api {
-        base: again.base.clone(),
-        ..api
-    };
-    assert_eq!(disconnects(&api, &id).await, [3.0, 300.0]);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn retention_deletes_older_minutes_and_no_analytics_records_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let (zone, token) = zone_and_token(dir.path());
-    {
-        use model::analytics::{Aggregate, EventKind, MinuteRow, SeriesKey};
-        let store = store::SqliteStore::open(dir.path()).unwrap();
-        let now = chrono::Utc::now().timestamp();
-        let row = |age: i64| MinuteRow {
-            minute: model::analytics::minute_of(now - age),
-            key: SeriesKey {
-                zone_id: zone.clone(),
-                app_id: "a".repeat(32),
-                event: EventKind::Connect,
-                colo: "OLD".into(),
-                ip_version: 4,
-            },
-            aggregate: Aggregate {
-                count: age as u64,
-                ..Aggregate::default()
-            },
-        };
-        use store::Store;
-        store
-            .save_analytics("gone-node", &[row(7200), row(1800)])
-            .unwrap();
-    }
-    let node = Node::with(
-        dir.path(),
-        &["--analytics-retention", "1h", "--no-analytics"],
-    );
-    let api = Api {
-        base: node.base.clone(),
-        zone,
-        token,
-    };
-    let since = (chrono::Utc::now() - chrono::Duration::hours(3)).to_rfc3339();
-    let mut counts = Vec::new();
-    for _ in 0..50 {
-        counts = api.summary(&[("since", &since)]).await;
-        if counts.first().map(|r| r.1[0]) == Some(1800.0) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(
-        counts,
-        [(vec![], vec![1800.0])],
-        "the 2-hour-old minute went, the 30-minute-old one stayed"
-    );
-
-    // --no-analytics: traffic leaves no events.
-    api.create(app(
-        "tcp/7331",
-        "127.71.0.4",
-        &format!("tcp://{}", origin().await),
-    ))
-    .await;
-    exchange("127.71.0.4:7331".parse().unwrap(), Duration::ZERO).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let recent = api.summary(&[("filters", "coloName==LOC")]).await;
-    assert!(recent.is_empty(), "{recent:?}");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn connections_and_flows_open_a_minute_report_progress_with_the_bytes_since() {
-    let dir = tempfile::tempdir().unwrap();
-    let (_node, api) = node(dir.path(), &["--udp-idle-timeout", "120"]);
-    let tcp = api
-        .create(app(
-            "tcp/7341",
-            "127.71.0.5",
-            &format!("tcp://{}", origin().await),
-        ))
-        .await;
-    let udp = api
-        .create(app(
-            "udp/7342",
-            "127.71.0.5",
-            &format!("udp://{}", udp_echo().await),
-        ))
-        .await;
-    let mut s = None;
-    for _ in 0..100 {
-        if let Ok(c) = TcpStream::connect("127.71.0.5:7341").await {
-            s = Some(c);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let mut s = s.unwrap();
-    s.write_all(&[1u8; 100]).await.unwrap();
-    s.read_exact(&mut [0u8; 250]).await.unwrap();
-    let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    client.send_to(&[5u8; 40], "127.71.0.5:7342").await.unwrap();
-    client.recv_from(&mut [0u8; 100]).await.unwrap();
-
-    tokio::time::sleep(Duration::from_secs(62)).await;
-    s.write_all(&[1u8; 30]).await.unwrap();
-    client.send_to(&[5u8; 40], "127.71.0.5:7342").await.unwrap();
-    client.recv_from(&mut [0u8; 100]).await.unwrap();
-    drop(s);
-    tokio::time::sleep(Duration::from_millis(500)).await;
-
-    let rows = api
-        .summary(&[
-            ("dimensions", "appID,event"),
-            ("metrics", "count,bytesIngress,bytesEgress"),
-        ])
-        .await;
-    let find = |app: &str, event: &str| {
-        rows.iter()
-            .find(|(d, _)| d[0] == app && d[1] == event)
-            .map(|(_, m)| m.clone())
-            .unwrap_or_else(|| panic!("no {event} row for {app}: {rows:?}"))
-    };
-    assert_eq!(find(&tcp, "progress"), [1.0, 100.0, 250.0]);
-    assert_eq!(
-        find(&tcp, "disconnect"),
-        [1.0, 30.0, 0.0],
-        "the bytes since the progress"
-    );
-    assert_eq!(find(&udp, "progress"), [1.0, 40.0, 40.0]);
-    let filter = format!("appID=={tcp}");
-    let total = api
-        .summary(&[
-            ("metrics", "bytesIngress,bytesEgress"),
-            ("filters", &filter),
-        ])
-        .await;
-    assert_eq!(
-        total[0].1,
-        [130.0, 250.0],
-        "a connection's events add up to its bytes"
-    );
 }

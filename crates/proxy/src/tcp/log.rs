@@ -20,6 +20,8 @@ pub(crate) struct Events<'a> {
     client: IpAddr,
     started: Option<Instant>,
     reported: (u64, u64),
+    /// Connected and not yet ended: a drop (the connection cut by a drain) ends it.
+    open: bool,
 }
 
 impl<'a> Events<'a> {
@@ -29,6 +31,7 @@ impl<'a> Events<'a> {
             client,
             started: app.node.analytics.as_ref().map(|_| Instant::now()),
             reported: (0, 0),
+            open: false,
         }
     }
 
@@ -39,7 +42,8 @@ impl<'a> Events<'a> {
     }
 
     /// The client was admitted.
-    pub fn connect(&self) {
+    pub fn connect(&mut self) {
+        self.open = true;
         self.record(EventKind::Connect, Sample::default(), 0);
     }
 
@@ -63,6 +67,7 @@ impl<'a> Events<'a> {
 
     /// The connection ended as `outcome` says (its event, and its bytes each way in all).
     pub fn end(mut self, outcome: &Outcome) {
+        self.open = false;
         let Some(started) = self.started else {
             return;
         };
@@ -72,6 +77,20 @@ impl<'a> Events<'a> {
             (event != EventKind::ClientFiltered).then(|| started.elapsed().as_secs_f64() * 1000.0);
         let sample = self.since_reported(up, down, duration);
         self.record(event, sample, status);
+    }
+}
+
+impl Drop for Events<'_> {
+    /// A connection cut before its end (a removed app's drain timeout, the node stopping)
+    /// still ends: its duration is known, the bytes since its last report are not.
+    fn drop(&mut self) {
+        if let (true, Some(started)) = (self.open, self.started) {
+            let sample = Sample {
+                duration_ms: Some(started.elapsed().as_secs_f64() * 1000.0),
+                ..Sample::default()
+            };
+            self.record(EventKind::Disconnect, sample, 0);
+        }
     }
 }
 
