@@ -41,8 +41,8 @@ pub struct Connection {
     /// The zone: its id, or its name.
     #[arg(long)]
     zone: String,
-    /// Print JSON instead of a table.
-    #[arg(long = "output-json", alias = "print-json")]
+    /// Print JSON instead of a table (every command: `--json` always means output).
+    #[arg(long = "json", alias = "output-json")]
     pub output_json: bool,
 }
 
@@ -50,8 +50,8 @@ pub struct Connection {
 #[derive(clap::Args, Clone, Default)]
 pub struct AppFlags {
     /// The whole configuration as JSON, from a file or `-` for stdin (instead of the flags).
-    #[arg(long, value_name = "FILE|-")]
-    json: Option<PathBuf>,
+    #[arg(long = "from-json", value_name = "FILE|-")]
+    from_json: Option<PathBuf>,
     /// `tcp/22`, `udp/27015`, `tcp/1000-2000`.
     #[arg(long)]
     protocol: Option<String>,
@@ -99,7 +99,7 @@ pub struct AppFlags {
 
 #[derive(clap::Subcommand)]
 pub enum AppCommand {
-    /// Create an app from flags or --json.
+    /// Create an app from flags or --from-json.
     Create {
         #[command(flatten)]
         connection: Connection,
@@ -110,20 +110,14 @@ pub enum AppCommand {
     List {
         #[command(flatten)]
         connection: Connection,
-        /// Same as --output-json.
-        #[arg(long)]
-        json: bool,
     },
     /// Show one app.
     Get {
         #[command(flatten)]
         connection: Connection,
         id: String,
-        /// Same as --output-json.
-        #[arg(long)]
-        json: bool,
     },
-    /// Change an app: the flags given change those fields; --json replaces the whole config.
+    /// Change an app: the flags given change those fields; --from-json replaces the whole config.
     Update {
         #[command(flatten)]
         connection: Connection,
@@ -167,7 +161,7 @@ impl Connection {
 impl AppFlags {
     /// The flags as a config JSON object, on top of `base` (an app's current config, or empty).
     fn apply(&self, mut base: Map<String, Value>) -> anyhow::Result<Value> {
-        if let Some(path) = &self.json {
+        if let Some(path) = &self.from_json {
             let text = if path.as_os_str() == "-" {
                 let mut text = String::new();
                 std::io::stdin().read_to_string(&mut text)?;
@@ -327,7 +321,7 @@ pub fn run(command: AppCommand) -> anyhow::Result<()> {
                     .await?;
                 print(&client, &zone, &[app], connection.output_json).await
             }
-            AppCommand::List { connection, json } => {
+            AppCommand::List { connection } => {
                 let (client, zone) = connection.client().await?;
                 let apps: Vec<App> = client
                     .spectrum()
@@ -335,20 +329,16 @@ pub fn run(command: AppCommand) -> anyhow::Result<()> {
                     .list(&zone, ListParams::default())
                     .try_collect()
                     .await?;
-                if json || connection.output_json {
+                if connection.output_json {
                     println!("{}", serde_json::to_string_pretty(&apps)?);
                     return Ok(());
                 }
                 print(&client, &zone, &apps, false).await
             }
-            AppCommand::Get {
-                connection,
-                id,
-                json,
-            } => {
+            AppCommand::Get { connection, id } => {
                 let (client, zone) = connection.client().await?;
                 let app = client.spectrum().apps().get(&zone, &id).await?;
-                print(&client, &zone, &[app], json || connection.output_json).await
+                print(&client, &zone, &[app], connection.output_json).await
             }
             AppCommand::Update {
                 connection,

@@ -152,7 +152,7 @@ async fn tcp_and_udp_traffic_is_counted_exactly_with_durations_colo_and_ip_versi
         );
         String::from_utf8(out.stdout).unwrap()
     };
-    let rows: Value = serde_json::from_str(&cli(&["--since", "1h", "--output-json"])).unwrap();
+    let rows: Value = serde_json::from_str(&cli(&["--since", "1h", "--json"])).unwrap();
     let line = rows
         .as_array()
         .unwrap()

@@ -56,8 +56,8 @@ async fn a_clean_stop_loses_nothing_and_kill_9_at_most_the_last_5_seconds() {
         "SIGTERM lost nothing"
     );
     exchange(edge, Duration::ZERO).await;
-    // Written within 5 s of happening: what is 6 s old survives a kill -9.
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    // Written within 5 s of happening (the issue allows 10): what is 7 s old survives a kill -9.
+    tokio::time::sleep(Duration::from_secs(7)).await;
     restarted.signal("-KILL");
     drop(restarted);
     let again = Node::with(dir.path(), &[]);

@@ -80,12 +80,15 @@ fn the_app_commands_manage_apps_from_flags_and_json() {
         "edge_ips": {"type": "dynamic", "connectivity": "ipv4"}}"#;
     let file = dir.path().join("app.json");
     std::fs::write(&file, json_app).unwrap();
-    run(&["app", "create", "--json", file.to_str().unwrap()], None);
+    run(
+        &["app", "create", "--from-json", file.to_str().unwrap()],
+        None,
+    );
     let from_stdin = json_app
         .replace("tcp/3306", "tcp/3307")
         .replace("db.example", "db2.example");
     let created: Value = serde_json::from_str(&run(
-        &["app", "create", "--json", "-", "--output-json"],
+        &["app", "create", "--from-json", "-", "--json"],
         Some(&from_stdin),
     ))
     .unwrap();
