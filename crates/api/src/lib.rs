@@ -58,6 +58,8 @@ pub struct ApiState {
     analytics: Option<(Arc<dyn model::analytics::LiveAnalytics>, String)>,
     /// Requests and store writes, for Prometheus.
     metrics: ApiMetrics,
+    /// More routes beside `/client/v4` (the dashboard's).
+    extra_routes: Option<fn() -> Router<ApiState>>,
 }
 
 /// The status of a node without a data plane: no listeners anywhere.
@@ -83,6 +85,7 @@ impl ApiState {
             dns_update: tokio::sync::watch::channel(Default::default()).1,
             analytics: None,
             metrics: ApiMetrics::default(),
+            extra_routes: None,
         }
     }
 
@@ -115,6 +118,12 @@ impl ApiState {
         node: impl Into<String>,
     ) -> Self {
         self.analytics = Some((live, node.into()));
+        self
+    }
+
+    /// Serves `routes()` beside `/client/v4` (the dashboard's pages), under the same limits.
+    pub fn with_routes(mut self, routes: fn() -> Router<ApiState>) -> Self {
+        self.extra_routes = Some(routes);
         self
     }
 
@@ -222,9 +231,11 @@ pub fn router(state: ApiState) -> Router {
             state.metrics.clone(),
             metrics::record,
         ));
-    Router::new()
-        .nest("/client/v4", v4)
-        .fallback(no_route)
+    let mut app = Router::new().nest("/client/v4", v4);
+    if let Some(routes) = state.extra_routes {
+        app = app.merge(routes());
+    }
+    app.fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

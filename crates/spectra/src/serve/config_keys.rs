@@ -65,6 +65,7 @@ const KEYS: &[(&str, &str)] = &[
     ),
     ("analytics_retention = \"7h\"", "retention: 25200s"),
     ("no_analytics = true", "enabled: false"),
+    ("no_dashboard = true", "dashboard: false"),
     (
         "metrics_listen = \"127.0.0.1:9797\"",
         "metrics_listen: Some(127.0.0.1:9797)",

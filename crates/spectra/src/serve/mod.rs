@@ -201,6 +201,9 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     if let Some(analytics) = &analytics {
         state = state.with_analytics(analytics.clone(), writer.clone());
     }
+    if settings.dashboard {
+        state = state.with_routes(dashboard::routes::<api::ApiState>);
+    }
     if let Some(limit) = settings.api_rate_limit {
         state = state.with_rate_limit(limit);
     }

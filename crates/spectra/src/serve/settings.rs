@@ -150,6 +150,10 @@ pub struct ServeArgs {
     #[arg(long)]
     #[serde(default)]
     pub(super) no_analytics: bool,
+    /// Serve no web dashboard at / on the API address [default: the dashboard is on].
+    #[arg(long)]
+    #[serde(default)]
+    pub(super) no_dashboard: bool,
     /// Address (IP:PORT) where Prometheus metrics are served at /metrics [default: off].
     #[arg(long)]
     pub(super) metrics_listen: Option<SocketAddr>,
@@ -206,6 +210,7 @@ impl ServeArgs {
             analytics_retention: self.analytics_retention.or(file.analytics_retention),
             no_analytics: self.no_analytics || file.no_analytics,
             metrics_listen: self.metrics_listen.or(file.metrics_listen),
+            no_dashboard: self.no_dashboard || file.no_dashboard,
         }
     }
 }
@@ -239,6 +244,8 @@ pub struct Settings {
     pub geoip_db: Option<Vec<PathBuf>>,
     pub dns: DnsSettings,
     pub analytics: AnalyticsSettings,
+    /// The web dashboard at `/` of the API address.
+    pub dashboard: bool,
 }
 
 /// File descriptors kept aside for the store, logs, listeners and the like.
@@ -275,6 +282,7 @@ pub fn settings(args: ServeArgs, fd_limit: u64) -> anyhow::Result<Settings> {
         node_name,
         dns,
         analytics,
+        dashboard: !args.no_dashboard,
         data_dir: args
             .data_dir
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
