@@ -10,6 +10,7 @@ use store::Store;
 pub enum ZoneCommand {
     /// Create a zone; prints its id as the last line.
     Create {
+        /// The zone's name (example.com).
         name: String,
         #[command(flatten)]
         data_dir: DataDir,
@@ -21,6 +22,7 @@ pub enum ZoneCommand {
     },
     /// Delete a zone (by name or id) and every app in it.
     Delete {
+        /// The zone: its name or id.
         zone: String,
         #[command(flatten)]
         data_dir: DataDir,
@@ -34,7 +36,8 @@ pub enum TokenCommand {
         /// A label for the token.
         #[arg(long, default_value = "spectra token")]
         name: String,
-        /// zone-settings-read, zone-settings-write, analytics-read or zone-write; repeatable.
+        /// zone-settings-read, zone-settings-write, analytics-read, zone-write, ssl-certificates-read
+        /// or ssl-certificates-write; repeatable.
         #[arg(long = "permission", required = true, value_parser = parse_permission)]
         permissions: Vec<Permission>,
         /// A zone (name or id) the token covers; repeatable. Without it: every zone.
@@ -50,6 +53,7 @@ pub enum TokenCommand {
     },
     /// Revoke an API token by id; it stops working at once.
     Revoke {
+        /// The token's id (from `spectra token list`).
         id: String,
         #[command(flatten)]
         data_dir: DataDir,
@@ -95,6 +99,7 @@ pub fn node(cmd: NodeCommand) -> anyhow::Result<()> {
 pub enum UserCommand {
     /// Create a user; prints their global API key (for X-Auth-Key) as the last line.
     Create {
+        /// The user's email, their name for X-Auth-Email.
         email: String,
         #[command(flatten)]
         data_dir: DataDir,

@@ -12,13 +12,10 @@ use std::path::PathBuf;
 /// Where the API is and who is asking.
 #[derive(clap::Args, Clone)]
 pub struct Connection {
-    /// The API's base URL: a Spectra node, or Cloudflare's `https://api.cloudflare.com/client/v4`.
-    #[arg(
-        long,
-        env = "CLOUDFLARE_BASE_URL",
-        default_value = "http://127.0.0.1:8080/client/v4"
-    )]
-    api_url: String,
+    /// The API's base URL: a Spectra node, or Cloudflare's `https://api.cloudflare.com/client/v4`
+    /// [default: http://127.0.0.1:8080/client/v4].
+    #[arg(long, env = "CLOUDFLARE_BASE_URL", hide_env_values = true)]
+    api_url: Option<String>,
     /// An API token.
     #[arg(
         long,
@@ -28,7 +25,7 @@ pub struct Connection {
     )]
     token: Option<String>,
     /// The email of a global API key (with --key).
-    #[arg(long, env = "CLOUDFLARE_EMAIL")]
+    #[arg(long, env = "CLOUDFLARE_EMAIL", hide_env_values = true)]
     email: Option<String>,
     /// A global API key (with --email).
     #[arg(
@@ -91,8 +88,10 @@ pub struct AppFlags {
     /// `direct`, `http` or `https`.
     #[arg(long)]
     traffic_type: Option<String>,
+    /// `true` to apply the zone's IP Access Rules to the app's clients, `false` not to.
     #[arg(long)]
     ip_firewall: Option<bool>,
+    /// `true` or `false`: Argo Smart Routing (`traffic_type: direct` only).
     #[arg(long)]
     argo_smart_routing: Option<bool>,
 }
@@ -115,12 +114,14 @@ pub enum AppCommand {
     Get {
         #[command(flatten)]
         connection: Connection,
+        /// The app's id.
         id: String,
     },
     /// Change an app: the flags given change those fields; --from-json replaces the whole config.
     Update {
         #[command(flatten)]
         connection: Connection,
+        /// The app's id.
         id: String,
         #[command(flatten)]
         fields: AppFlags,
@@ -129,6 +130,7 @@ pub enum AppCommand {
     Delete {
         #[command(flatten)]
         connection: Connection,
+        /// The app's id.
         id: String,
     },
 }
@@ -144,7 +146,11 @@ impl Connection {
             _ => bail!("give --token (or CLOUDFLARE_API_TOKEN), or --email and --key"),
         };
         let client = Client::builder()
-            .base_url(&self.api_url)
+            .base_url(
+                self.api_url
+                    .as_deref()
+                    .unwrap_or("http://127.0.0.1:8080/client/v4"),
+            )
             .credentials(credentials)
             .build()?;
         let zone = if model::is_identifier(&self.zone) {
@@ -313,12 +319,10 @@ pub fn run(command: AppCommand) -> anyhow::Result<()> {
     tokio::runtime::Runtime::new()?.block_on(async move {
         match command {
             AppCommand::Create { connection, fields } => {
+                // The configuration is checked before the credentials are.
+                let config = config(fields.apply(Map::new())?)?;
                 let (client, zone) = connection.client().await?;
-                let app = client
-                    .spectrum()
-                    .apps()
-                    .create(&zone, &config(fields.apply(Map::new())?)?)
-                    .await?;
+                let app = client.spectrum().apps().create(&zone, &config).await?;
                 print(&client, &zone, &[app], connection.output_json).await
             }
             AppCommand::List { connection } => {

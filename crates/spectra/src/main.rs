@@ -23,6 +23,10 @@ use std::path::PathBuf;
     about = "A self-hosted L4 edge proxy with Cloudflare Spectrum's API"
 )]
 struct Cli {
+    /// On an error, print its whole chain and where it happened (a backtrace when
+    /// RUST_BACKTRACE=1) instead of one line.
+    #[arg(long, global = true)]
+    debug: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -30,11 +34,11 @@ struct Cli {
 /// Where the store lives; shared by every command that opens it.
 #[derive(clap::Args, Clone)]
 struct DataDir {
-    /// Directory of the embedded store [default: ./spectra-data]
-    #[arg(long, global = true, env = "SPECTRA_DATA_DIR")]
+    /// Directory of the embedded store [default: ./spectra-data].
+    #[arg(long, global = true, env = "SPECTRA_DATA_DIR", hide_env_values = true)]
     data_dir: Option<PathBuf>,
     /// A fleet's store, `postgres://USER:PASSWORD@HOST:PORT/DB` [default: SQLite in --data-dir].
-    #[arg(long, global = true, env = "SPECTRA_STORE")]
+    #[arg(long, global = true, env = "SPECTRA_STORE", hide_env_values = true)]
     store: Option<String>,
 }
 
@@ -82,9 +86,10 @@ enum Command {
     Store(stores::StoreCommand),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    let debug = cli.debug;
+    let result = match cli.command {
         Command::Serve(args) => serve::run(*args),
         Command::Zone(cmd) => admin::zone(cmd),
         Command::Token(cmd) => admin::token(cmd),
@@ -95,5 +100,41 @@ fn main() -> anyhow::Result<()> {
         Command::Store(cmd) => stores::run(cmd),
         Command::Dns(cmd) => dns_cmd::run(cmd),
         Command::Analytics(args) => analytics_cmd::run(*args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            if debug {
+                eprintln!("error: {error:?}");
+            } else {
+                // One line, the causes joined: no backtrace, whatever RUST_BACKTRACE says.
+                eprintln!("error: {error:#}");
+            }
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every flag and positional argument of every command says what it is.
+    #[test]
+    fn every_argument_has_help_text() {
+        fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in command.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id != "help" && id != "version" && arg.get_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in command.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&super::Cli::command(), "spectra", &mut missing);
+        assert!(missing.is_empty(), "arguments without help: {missing:?}");
     }
 }

@@ -211,3 +211,62 @@ async fn the_config_file_sets_serve_keys_flags_win_and_sigterm_exits_0() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("colour"), "{err}");
 }
+
+#[test]
+fn errors_are_one_line_with_status_1_and_arguments_are_checked_before_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], backtrace: bool| {
+        let out = std::process::Command::new(BIN)
+            .args(args)
+            .env("RUST_BACKTRACE", if backtrace { "1" } else { "0" })
+            .env_remove("CLOUDFLARE_API_TOKEN")
+            .env_remove("CLOUDFLARE_EMAIL")
+            .env_remove("CLOUDFLARE_API_KEY")
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8(out.stderr).unwrap())
+    };
+    // A bad protocol, and no credentials: the protocol is what is wrong first.
+    let create = [
+        "app",
+        "create",
+        "--api-url",
+        "http://127.0.0.1:9/client/v4",
+        "--zone",
+        "example.com",
+        "--protocol",
+        "tcp/abc",
+        "--dns-name",
+        "a.example.com",
+        "--origin",
+        "tcp://127.0.0.1:22",
+    ];
+    let (code, stderr) = run(&create, true);
+    assert_eq!(code, Some(1));
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("error: protocol: \"tcp/abc\""),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("backtrace"), "{stderr}");
+
+    // Without the argument error, the missing credentials are the error.
+    let mut good = create;
+    good[7] = "tcp/22";
+    let (code, stderr) = run(&good, true);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("--token"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+
+    // A store error shows its causes on one line; --debug shows the chain on several.
+    let file = dir.path().join("file");
+    std::fs::write(&file, "").unwrap();
+    let data_dir = file.join("sub");
+    let args = ["zone", "list", "--data-dir", data_dir.to_str().unwrap()];
+    let (code, one) = run(&args, false);
+    assert_eq!((code, one.lines().count()), (Some(1), 1), "{one}");
+    let debug = [&args[..], &["--debug"]].concat();
+    let (code, more) = run(&debug, false);
+    assert_eq!(code, Some(1));
+    assert!(more.lines().count() > 1 || more.len() > one.len(), "{more}");
+}

@@ -22,10 +22,10 @@ pub struct ServeArgs {
     config: Option<PathBuf>,
     /// Directory of the embedded store [default: ./spectra-data]; with --store, of the node's
     /// own files (the node CA).
-    #[arg(long, env = "SPECTRA_DATA_DIR")]
+    #[arg(long, env = "SPECTRA_DATA_DIR", hide_env_values = true)]
     data_dir: Option<PathBuf>,
     /// A fleet's store, `postgres://USER:PASSWORD@HOST:PORT/DB` [default: SQLite in --data-dir].
-    #[arg(long, env = "SPECTRA_STORE")]
+    #[arg(long, env = "SPECTRA_STORE", hide_env_values = true)]
     store: Option<String>,
     /// Address the API listens on [default: 127.0.0.1:8080]; port 0 picks a free port.
     #[arg(long)]
