@@ -2,7 +2,7 @@
 //! data plane's minutes to the store every 5 s and once more at the stop, and deletes the
 //! minutes older than the retention.
 
-use super::settings::ServeArgs;
+use super::args::ServeArgs;
 use std::sync::Arc;
 use std::time::Duration;
 use store::Store;

@@ -1,7 +1,8 @@
 //! Every key of the `--config` file, one by one: each reaches the settings `serve` runs with
 //! (the end-to-end tests then prove each setting reaches the runtime, through its flag).
 
-use super::settings::{settings, ServeArgs};
+use super::args::ServeArgs;
+use super::settings::settings;
 use clap::Parser;
 
 /// A key's line, and text its value leaves in the settings (their `Debug` form).

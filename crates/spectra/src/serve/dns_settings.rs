@@ -1,7 +1,7 @@
 //! The DNS part of `serve`'s settings: where the authoritative server answers, the zones'
 //! apex, and the server RFC 2136 updates go to.
 
-use super::settings::ServeArgs;
+use super::args::ServeArgs;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 

@@ -1,6 +1,7 @@
 //! `spectra serve`: the store, the API and the data plane wired together until SIGTERM.
 
 mod analytics;
+mod args;
 #[cfg(test)]
 mod config_keys;
 mod dns;
@@ -8,7 +9,8 @@ mod dns_settings;
 mod metrics;
 mod settings;
 
-pub use settings::{ServeArgs, DEFAULT_DATA_DIR};
+pub use args::ServeArgs;
+pub use settings::DEFAULT_DATA_DIR;
 
 use crate::follow::follow;
 use anyhow::Context;
