@@ -16,6 +16,7 @@ import urllib.request
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
@@ -50,6 +51,17 @@ def origin(tag):
     return "127.0.0.1:%d" % server.getsockname()[1]
 
 
+def certificate(name):
+    """A self-signed ECDSA P-256 certificate for `name` and its key, as PEM (openssl)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+             "-keyout", f"{tmp}/key.pem", "-out", f"{tmp}/cert.pem", "-days", "30", "-subj", f"/CN={name}",
+             "-addext", f"subjectAltName=DNS:{name}"],
+            check=True, capture_output=True)
+        return pathlib.Path(f"{tmp}/cert.pem").read_text(), pathlib.Path(f"{tmp}/key.pem").read_text()
+
+
 def through(port, payload=b"x" * 100):
     """One connection through the app: the origin's tag, and the echo of `payload`."""
     with socket.create_connection((EDGE, port), timeout=5) as s:
@@ -65,7 +77,8 @@ def through(port, payload=b"x" * 100):
 def node():
     data_dir = tempfile.mkdtemp(prefix="spectra-dashboard-")
     zone = cli(data_dir, "zone", "create", "example.com")
-    token = cli(data_dir, "token", "create", "--permission", "zone-settings-write")
+    token = cli(data_dir, "token", "create", "--permission", "zone-settings-write",
+                "--permission", "ssl-certificates-write")
     proc = subprocess.Popen(
         [SPECTRA, "serve", "--data-dir", data_dir, "--api-listen", "127.0.0.1:0", "--resolver", "127.0.0.1:9"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
@@ -93,7 +106,13 @@ def browser():
 
 
 def wait(driver, condition, timeout=15):
-    return WebDriverWait(driver, timeout).until(condition)
+    try:
+        return WebDriverWait(driver, timeout, ignored_exceptions=(StaleElementReferenceException, ValueError)).until(condition)
+    except Exception:
+        shot(driver, "failure")
+        print("browser console:", driver.get_log("browser"))
+        print("page:", driver.find_element(By.TAG_NAME, "main").text[:2000])
+        raise
 
 
 def shot(driver, name):
@@ -157,7 +176,8 @@ def test_the_dashboard_end_to_end(node, browser):
     assert before >= 1
     for _ in range(3):
         through(7501)
-    wait(d, lambda drv: int(drv.find_element(By.ID, "stat-connections").text) == before + 3, timeout=25)
+    # The page refreshes itself every 10 s.
+    wait(d, lambda drv: int(drv.find_element(By.ID, "stat-connections").text) == before + 3, timeout=40)
     assert d.find_element(By.CSS_SELECTOR, "#events tr[data-event=connect] .count").text == str(before + 3)
     shot(d, "traffic")
 
@@ -184,6 +204,22 @@ def test_the_dashboard_end_to_end(node, browser):
     d.find_element(By.CSS_SELECTOR, "#rules [data-delete]").click()
     d.switch_to.alert.accept()
     wait(d, EC.text_to_be_present_in_element((By.ID, "rules"), "No rule yet"))
+    d.find_element(By.LINK_TEXT, "Back to the apps").click()
+    wait(d, EC.presence_of_element_located((By.ID, "apps")))
+
+    # Certificates: upload one for the app's name, see it listed, delete it.
+    cert, key = certificate("web.example.com")
+    d.find_element(By.LINK_TEXT, "Certificates").click()
+    wait(d, EC.presence_of_element_located((By.ID, "add")))
+    d.find_element(By.ID, "c-certificate").send_keys(cert)
+    d.find_element(By.ID, "c-key").send_keys(key)
+    d.find_element(By.CSS_SELECTOR, "#add button[type=submit]").click()
+    wait(d, EC.text_to_be_present_in_element((By.ID, "certificates"), "web.example.com"))
+    assert "active" in d.find_element(By.ID, "certificates").text
+    shot(d, "certificates")
+    d.find_element(By.CSS_SELECTOR, "#certificates [data-delete]").click()
+    d.switch_to.alert.accept()
+    wait(d, EC.text_to_be_present_in_element((By.ID, "certificates"), "No certificate yet"))
     d.find_element(By.LINK_TEXT, "Back to the apps").click()
     wait(d, EC.presence_of_element_located((By.ID, "apps")))
 
