@@ -56,30 +56,9 @@ fn rule(value: Value) -> Result<Rule, Error> {
 impl AccessRules<'_> {
     /// Every rule of the zone, page after page until a short one.
     pub async fn list(&self, zone_id: &str) -> Result<Vec<Rule>, Error> {
-        let mut out = Vec::new();
-        for page in 1.. {
-            let query = [
-                ("page", page.to_string()),
-                ("per_page", PER_PAGE.to_string()),
-            ];
-            let envelope = self
-                .client
-                .send(Method::GET, &path(zone_id), &query, None)
-                .await?;
-            let items = match envelope.result {
-                Value::Array(items) => items,
-                Value::Null => Vec::new(),
-                other => return Err(Error::InvalidResponse(format!("a list answered {other}"))),
-            };
-            let count = items.len();
-            for item in items {
-                out.push(rule(item)?);
-            }
-            if count < PER_PAGE as usize {
-                break;
-            }
-        }
-        Ok(out)
+        self.client
+            .every_page(&path(zone_id), PER_PAGE, "an access rule")
+            .await
     }
 
     pub async fn create(&self, zone_id: &str, new: &NewRule) -> Result<Rule, Error> {

@@ -22,21 +22,9 @@ pub struct CurrentApp {
     pub duration_avg: f64,
 }
 
-/// An events query; empty fields are left to the server's defaults (`count`, no dimensions,
-/// the last 6 hours).
-#[derive(Debug, Clone, Default)]
-pub struct EventsQuery {
-    pub metrics: Vec<String>,
-    pub dimensions: Vec<String>,
-    /// `event==disconnect AND appID==...`: the analytics filter grammar.
-    pub filters: Option<String>,
-    /// `-count`, `+appID`.
-    pub sort: Vec<String>,
-    /// RFC 3339.
-    pub since: Option<String>,
-    pub until: Option<String>,
-    pub limit: Option<u32>,
-}
+/// An events query, as the API reads it (model's `Params`): empty fields are left to the
+/// server's defaults (`count`, no dimensions, the last 6 hours).
+pub use model::analytics::Params as EventsQuery;
 
 /// One row of a result: its dimension values and its metrics (for `bytime`, each metric is a
 /// series aligned with `time_intervals`).
@@ -69,21 +57,24 @@ pub struct Analytics<'a> {
     pub(crate) client: &'a Client,
 }
 
-impl EventsQuery {
-    fn pairs(&self) -> Vec<(&'static str, String)> {
-        let mut out = Vec::new();
-        out.extend(self.metrics.iter().map(|m| ("metrics", m.clone())));
-        out.extend(self.dimensions.iter().map(|d| ("dimensions", d.clone())));
-        out.extend(self.sort.iter().map(|s| ("sort", s.clone())));
-        let one = [
-            ("filters", self.filters.clone()),
-            ("since", self.since.clone()),
-            ("until", self.until.clone()),
-            ("limit", self.limit.map(|l| l.to_string())),
-        ];
-        out.extend(one.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))));
-        out
-    }
+/// The query as key-value pairs, arrays as repeated keys (as the official SDKs send them).
+fn pairs(query: &EventsQuery) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    out.extend(query.metrics.iter().map(|m| ("metrics", m.clone())));
+    out.extend(query.dimensions.iter().map(|d| ("dimensions", d.clone())));
+    out.extend(query.sort.iter().map(|s| ("sort", s.clone())));
+    let one = [
+        ("filters", &query.filters),
+        ("since", &query.since),
+        ("until", &query.until),
+        ("limit", &query.limit),
+        ("time_delta", &query.time_delta),
+    ];
+    out.extend(
+        one.into_iter()
+            .filter_map(|(k, v)| v.clone().map(|v| (k, v))),
+    );
+    out
 }
 
 impl Analytics<'_> {
@@ -110,7 +101,7 @@ impl Analytics<'_> {
 
     /// Events over the whole range, one row per combination of the dimensions.
     pub async fn summary(&self, zone_id: &str, query: &EventsQuery) -> Result<Report, Error> {
-        self.events(zone_id, "summary", query.pairs()).await
+        self.events(zone_id, "summary", pairs(query)).await
     }
 
     /// Events per time bucket of `time_delta` (`minute`, `dekaminute`, `hour`, `day`, `week`,
@@ -121,9 +112,11 @@ impl Analytics<'_> {
         query: &EventsQuery,
         time_delta: &str,
     ) -> Result<Report, Error> {
-        let mut pairs = query.pairs();
-        pairs.push(("time_delta", time_delta.to_owned()));
-        self.events(zone_id, "bytime", pairs).await
+        let query = EventsQuery {
+            time_delta: Some(time_delta.to_owned()),
+            ..query.clone()
+        };
+        self.events(zone_id, "bytime", pairs(&query)).await
     }
 
     async fn events(

@@ -219,6 +219,39 @@ impl Client {
             .map(str::to_owned))
     }
 
+    /// Every item of the list at `path`, `per_page` at a time, until a short page; each item
+    /// decoded as `T` (`what` names it in errors).
+    pub(crate) async fn every_page<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        per_page: u32,
+        what: &str,
+    ) -> Result<Vec<T>, Error> {
+        let mut out = Vec::new();
+        for page in 1.. {
+            let query = [
+                ("page", page.to_string()),
+                ("per_page", per_page.to_string()),
+            ];
+            let items = match self.send(Method::GET, path, &query, None).await?.result {
+                Value::Array(items) => items,
+                Value::Null => Vec::new(),
+                other => return Err(Error::InvalidResponse(format!("a list answered {other}"))),
+            };
+            let count = items.len();
+            for item in items {
+                out.push(
+                    serde_json::from_value(item)
+                        .map_err(|e| Error::InvalidResponse(format!("{what}: {e}")))?,
+                );
+            }
+            if count < per_page as usize {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
     /// Sends one API request, retrying by the SDKs' rules, and unwraps the envelope.
     pub(crate) async fn send(
         &self,
