@@ -223,12 +223,11 @@ impl Relay<'_> {
 }
 
 /// Relays until both directions have ended, either fails, or no byte moved for `idle`;
-/// `progress(client_bytes, origin_bytes)` every `progress_every` meanwhile.
+/// `progress(client_bytes, origin_bytes)` once a minute meanwhile.
 pub async fn relay(
     client: &TcpStream,
     origin: &TcpStream,
     idle: Duration,
-    progress_every: Option<Duration>,
     mut progress: impl FnMut(u64, u64),
 ) -> Relayed {
     let mut relay = Relay {
@@ -242,7 +241,6 @@ pub async fn relay(
         &mut relay,
         |r| r.active,
         idle,
-        progress_every,
         |r| progress(r.up.moved, r.down.moved),
     )
     .await;

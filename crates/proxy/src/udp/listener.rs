@@ -67,10 +67,8 @@ async fn relay(
                 for (_, entry) in flows.expire(now) {
                     end(edge, entry);
                 }
-                if node.analytics.is_some() {
-                    for entry in flows.values() {
-                        progress(entry, now);
-                    }
+                for entry in flows.values() {
+                    progress(entry, now);
                 }
                 continue;
             }
