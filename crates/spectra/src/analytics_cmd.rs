@@ -30,20 +30,10 @@ struct Line {
 }
 
 fn period(text: &str) -> anyhow::Result<chrono::Duration> {
-    let bad =
-        || anyhow::anyhow!("--since {text:?}: a whole number with a unit, s, m, h or d (1h, 30m)");
-    let text = text.trim();
-    let (n, unit) = text.split_at(text.len().checked_sub(1).ok_or_else(bad)?);
-    let n: i64 = n.parse().map_err(|_| bad())?;
-    let seconds = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
-        _ => return Err(bad()),
-    };
-    anyhow::ensure!(seconds > 0, bad());
-    Ok(chrono::Duration::seconds(seconds))
+    let duration = crate::serve::duration_with_unit(text).ok_or_else(|| {
+        anyhow::anyhow!("--since {text:?}: a whole number with a unit, s, m, h or d (1h, 30m)")
+    })?;
+    Ok(chrono::Duration::from_std(duration)?)
 }
 
 pub fn run(args: AnalyticsArgs) -> anyhow::Result<()> {

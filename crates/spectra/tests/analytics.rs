@@ -74,12 +74,7 @@ async fn tcp_and_udp_traffic_is_counted_exactly_with_durations_colo_and_ip_versi
             ("sort", "+event"),
         ])
         .await;
-    let find = |app: &str, event: &str| {
-        rows.iter()
-            .find(|(d, _)| d[0] == app && d[1] == event)
-            .map(|(_, m)| m.clone())
-            .unwrap_or_else(|| panic!("no {event} row for {app}: {rows:?}"))
-    };
+    let find = |app: &str, event: &str| metrics_of(&rows, app, event);
     assert_eq!(find(&tcp, "connect")[..3], [3.0, 0.0, 0.0]);
     let ended = find(&tcp, "disconnect");
     assert_eq!(

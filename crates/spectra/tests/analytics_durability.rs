@@ -178,12 +178,7 @@ async fn connections_and_flows_open_a_minute_report_progress_with_the_bytes_sinc
             ("metrics", "count,bytesIngress,bytesEgress"),
         ])
         .await;
-    let find = |app: &str, event: &str| {
-        rows.iter()
-            .find(|(d, _)| d[0] == app && d[1] == event)
-            .map(|(_, m)| m.clone())
-            .unwrap_or_else(|| panic!("no {event} row for {app}: {rows:?}"))
-    };
+    let find = |app: &str, event: &str| metrics_of(&rows, app, event);
     assert_eq!(find(&tcp, "progress"), [1.0, 100.0, 250.0]);
     assert_eq!(
         find(&tcp, "disconnect"),

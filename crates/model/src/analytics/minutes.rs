@@ -23,10 +23,11 @@ pub struct Minutes {
 impl Minutes {
     /// Counts `sample` as one `key.event` at `unix_seconds`.
     pub fn record(&mut self, unix_seconds: i64, key: &SeriesKey, sample: &Sample) {
-        let app = (key.zone_id.clone(), key.app_id.clone());
+        let app = || (key.zone_id.clone(), key.app_id.clone());
         match key.event {
-            EventKind::Connect => *self.open.entry(app).or_default() += 1,
+            EventKind::Connect => *self.open.entry(app()).or_default() += 1,
             EventKind::Disconnect | EventKind::OriginError => {
+                let app = app();
                 if let Some(n) = self.open.get_mut(&app) {
                     *n = n.saturating_sub(1);
                     if *n == 0 {
@@ -105,6 +106,14 @@ impl Minutes {
     /// The minute starts held here (the store's copies of them are older).
     pub fn held_minutes(&self) -> Vec<i64> {
         self.minutes.keys().copied().collect()
+    }
+
+    /// Connections and flows of one app open now.
+    pub fn open_of(&self, zone_id: &str, app_id: &str) -> u64 {
+        self.open
+            .get(&(zone_id.to_owned(), app_id.to_owned()))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Connections and flows open now, by app, for one zone.

@@ -41,6 +41,12 @@ impl<'a> Events<'a> {
         }
     }
 
+    /// How often the connection reports its progress: each minute with analytics on, never
+    /// without.
+    pub fn progress_every(&self) -> Option<std::time::Duration> {
+        self.started.map(|_| PROGRESS_EVERY)
+    }
+
     /// The client was admitted.
     pub fn connect(&mut self) {
         self.open = true;
@@ -94,15 +100,18 @@ impl Drop for Events<'_> {
     }
 }
 
-/// Runs `work`, reporting the connection's progress from `counts` once a minute meanwhile.
+/// Runs `work`, reporting the connection's progress from `counts` each minute meanwhile (with
+/// analytics on; without, no timer at all).
 pub(crate) async fn with_progress<F: Future>(
     work: F,
     counts: &ByteCounts,
     events: &mut Events<'_>,
 ) -> F::Output {
+    let Some(every) = events.progress_every() else {
+        return work.await;
+    };
     tokio::pin!(work);
-    let start = tokio::time::Instant::now() + PROGRESS_EVERY;
-    let mut minute = tokio::time::interval_at(start, PROGRESS_EVERY);
+    let mut minute = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     loop {
         tokio::select! {
             out = &mut work => return out,

@@ -223,11 +223,12 @@ impl Relay<'_> {
 }
 
 /// Relays until both directions have ended, either fails, or no byte moved for `idle`;
-/// `progress(client_bytes, origin_bytes)` once a minute meanwhile.
+/// `progress(client_bytes, origin_bytes)` every `progress_every` meanwhile.
 pub async fn relay(
     client: &TcpStream,
     origin: &TcpStream,
     idle: Duration,
+    progress_every: Option<Duration>,
     mut progress: impl FnMut(u64, u64),
 ) -> Relayed {
     let mut relay = Relay {
@@ -241,6 +242,7 @@ pub async fn relay(
         &mut relay,
         |r| r.active,
         idle,
+        progress_every,
         |r| progress(r.up.moved, r.down.moved),
     )
     .await;

@@ -128,6 +128,7 @@ async fn run(
         client,
         &origin,
         app.node.options.tcp_idle_timeout,
+        events.progress_every(),
         |up, down| events.progress(up, down),
     )
     .await;

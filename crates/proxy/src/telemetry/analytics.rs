@@ -52,9 +52,11 @@ pub struct Analytics {
 /// One app's events since the node started.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct AppTotals {
+    pub zone_id: String,
     pub udp: bool,
-    /// Connections (UDP: flows) admitted, and open now.
+    /// Connections (UDP: flows) admitted.
     pub connections: u64,
+    /// Open now: filled in from the minutes, which keep that count.
     pub open: u64,
     pub bytes_ingress: u64,
     pub bytes_egress: u64,
@@ -65,21 +67,17 @@ pub(crate) struct AppTotals {
 
 impl AppTotals {
     fn add(&mut self, r: &Record) {
+        if self.zone_id.is_empty() {
+            self.zone_id = r.app.zone_id.clone();
+        }
         self.udp = r.app.udp;
         self.bytes_ingress += r.sample.bytes_ingress;
         self.bytes_egress += r.sample.bytes_egress;
         match r.event {
-            EventKind::Connect => {
-                self.connections += 1;
-                self.open += 1;
-            }
-            EventKind::Disconnect => self.open = self.open.saturating_sub(1),
-            EventKind::OriginError => {
-                self.open = self.open.saturating_sub(1);
-                *self.origin_errors.entry(r.status).or_default() += 1;
-            }
+            EventKind::Connect => self.connections += 1,
+            EventKind::OriginError => *self.origin_errors.entry(r.status).or_default() += 1,
             EventKind::ClientFiltered => self.filtered += 1,
-            EventKind::Progress => {}
+            EventKind::Disconnect | EventKind::Progress => {}
         }
     }
 }
@@ -194,11 +192,16 @@ impl Analytics {
 
     /// Every app's totals since the node started, with every waiting event counted in.
     pub(crate) fn totals(&self) -> BTreeMap<String, AppTotals> {
-        drop(self.drained());
-        self.totals
+        let minutes = self.drained();
+        let mut totals = self
+            .totals
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .clone()
+            .clone();
+        for (app, t) in &mut totals {
+            t.open = minutes.open_of(&t.zone_id, app);
+        }
+        totals
     }
 
     /// Events dropped because the channel was full.

@@ -61,16 +61,11 @@ impl Collector for DataPlaneMetrics {
             .as_ref()
             .map(|a| a.totals())
             .unwrap_or_default();
-        let per_app = |udp: bool, value: &dyn Fn(&super::analytics::AppTotals) -> u64| {
+        // Per-app series: of TCP apps (`Some(false)`), UDP apps (`Some(true)`) or all (`None`).
+        let per_app = |udp: Option<bool>, value: &dyn Fn(&super::analytics::AppTotals) -> u64| {
             totals
                 .iter()
-                .filter(|(_, t)| t.udp == udp)
-                .map(|(app, t)| (vec![("app", app.clone())], value(t)))
-                .collect::<Vec<_>>()
-        };
-        let all_apps = |value: &dyn Fn(&super::analytics::AppTotals) -> u64| {
-            totals
-                .iter()
+                .filter(|(_, t)| udp.is_none_or(|udp| t.udp == udp))
                 .map(|(app, t)| (vec![("app", app.clone())], value(t)))
                 .collect::<Vec<_>>()
         };
@@ -80,42 +75,42 @@ impl Collector for DataPlaneMetrics {
             "spectra_connections_open",
             "TCP connections open, per app",
             Gauge,
-            per_app(false, &|t| t.open),
+            per_app(Some(false), &|t| t.open),
         )?;
         family(
             &mut e,
             "spectra_connections",
             "TCP connections admitted, per app",
             Counter,
-            per_app(false, &|t| t.connections),
+            per_app(Some(false), &|t| t.connections),
         )?;
         family(
             &mut e,
             "spectra_udp_flows_open",
             "UDP flows open, per app",
             Gauge,
-            per_app(true, &|t| t.open),
+            per_app(Some(true), &|t| t.open),
         )?;
         family(
             &mut e,
             "spectra_udp_flows",
             "UDP flows opened, per app",
             Counter,
-            per_app(true, &|t| t.connections),
+            per_app(Some(true), &|t| t.connections),
         )?;
         family(
             &mut e,
             "spectra_ingress_bytes",
             "Bytes from clients into the edge (UDP: payload), per app, counted when a connection reports (each minute and at its end)",
             Counter,
-            all_apps(&|t| t.bytes_ingress),
+            per_app(None, &|t| t.bytes_ingress),
         )?;
         family(
             &mut e,
             "spectra_egress_bytes",
             "Bytes from the edge back to clients (UDP: payload), per app, counted when a connection reports",
             Counter,
-            all_apps(&|t| t.bytes_egress),
+            per_app(None, &|t| t.bytes_egress),
         )?;
         let errors = totals
             .iter()
@@ -140,7 +135,7 @@ impl Collector for DataPlaneMetrics {
             "spectra_clients_filtered",
             "Connections (UDP: datagrams) refused by IP Access Rules, per app",
             Counter,
-            all_apps(&|t| t.filtered),
+            per_app(None, &|t| t.filtered),
         )?;
         family(
             &mut e,

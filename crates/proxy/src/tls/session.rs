@@ -124,10 +124,12 @@ async fn relay(
     events: &mut Events<'_>,
 ) -> (u16, u64, u64) {
     let mut relay = Relay::new(client, origin);
+    let every = events.progress_every();
     let ended = crate::tcp::idle::timeout(
         &mut relay,
         |r| r.last_active(),
         idle,
+        every,
         |r| {
             let (up, down) = r.bytes();
             events.progress(up, down);

@@ -67,8 +67,10 @@ async fn relay(
                 for (_, entry) in flows.expire(now) {
                     end(edge, entry);
                 }
-                for entry in flows.values() {
-                    progress(entry, now);
+                if node.analytics.is_some() {
+                    for entry in flows.values() {
+                        progress(entry, now);
+                    }
                 }
                 continue;
             }

@@ -24,7 +24,7 @@ pub struct AnalyticsSettings {
 pub(super) fn analytics_settings(args: &ServeArgs) -> anyhow::Result<AnalyticsSettings> {
     let retention = match &args.analytics_retention {
         None => Duration::from_secs(30 * 86_400),
-        Some(text) => retention(text).ok_or_else(|| {
+        Some(text) => duration_with_unit(text).ok_or_else(|| {
             anyhow::anyhow!(
                 "--analytics-retention {text:?}: a whole number with a unit, s, m, h or d (30d, 12h)"
             )
@@ -37,8 +37,9 @@ pub(super) fn analytics_settings(args: &ServeArgs) -> anyhow::Result<AnalyticsSe
     })
 }
 
-/// `30d`, `12h`, `90m`, `3600s`: at least one second.
-fn retention(text: &str) -> Option<Duration> {
+/// `30d`, `12h`, `90m`, `3600s`: at least one second (`--analytics-retention`, and
+/// `spectra analytics --since`).
+pub(crate) fn duration_with_unit(text: &str) -> Option<Duration> {
     let text = text.trim();
     let (number, unit) = text.split_at(text.len().checked_sub(1)?);
     let n: u64 = number.parse().ok()?;

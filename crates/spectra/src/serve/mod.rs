@@ -9,6 +9,7 @@ mod dns_settings;
 mod metrics;
 mod settings;
 
+pub(crate) use analytics::duration_with_unit;
 pub use args::ServeArgs;
 pub use settings::DEFAULT_DATA_DIR;
 

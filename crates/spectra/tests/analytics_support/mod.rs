@@ -131,3 +131,11 @@ pub fn node(dir: &std::path::Path, extra: &[&str]) -> (Node, Api) {
     };
     (node, api)
 }
+
+/// The metrics of the `(app, event)` row of a summary by app and event.
+pub fn metrics_of(rows: &[(Vec<String>, Vec<f64>)], app: &str, event: &str) -> Vec<f64> {
+    rows.iter()
+        .find(|(d, _)| d[0] == app && d[1] == event)
+        .map(|(_, m)| m.clone())
+        .unwrap_or_else(|| panic!("no {event} row for {app}: {rows:?}"))
+}
