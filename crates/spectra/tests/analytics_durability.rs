@@ -160,15 +160,16 @@ async fn connections_and_flows_open_a_minute_report_progress_with_the_bytes_sinc
     }
     let mut s = s.unwrap();
     s.write_all(&[1u8; 100]).await.unwrap();
-    s.read_exact(&mut [0u8; 250]).await.unwrap();
+    within(s.read_exact(&mut [0u8; 250])).await;
+    udp_bound("127.71.0.5:7342").await;
     let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     client.send_to(&[5u8; 40], "127.71.0.5:7342").await.unwrap();
-    client.recv_from(&mut [0u8; 100]).await.unwrap();
+    within(client.recv_from(&mut [0u8; 100])).await;
 
     tokio::time::sleep(Duration::from_secs(62)).await;
     s.write_all(&[1u8; 30]).await.unwrap();
     client.send_to(&[5u8; 40], "127.71.0.5:7342").await.unwrap();
-    client.recv_from(&mut [0u8; 100]).await.unwrap();
+    within(client.recv_from(&mut [0u8; 100])).await;
     drop(s);
     tokio::time::sleep(Duration::from_millis(500)).await;
 

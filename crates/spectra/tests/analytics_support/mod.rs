@@ -139,3 +139,23 @@ pub fn metrics_of(rows: &[(Vec<String>, Vec<f64>)], app: &str, event: &str) -> V
         .map(|(_, m)| m.clone())
         .unwrap_or_else(|| panic!("no {event} row for {app}: {rows:?}"))
 }
+
+/// `io` within 10 s: a lost datagram or a stalled relay fails the test instead of hanging it.
+pub async fn within<T>(io: impl std::future::Future<Output = std::io::Result<T>>) -> T {
+    tokio::time::timeout(Duration::from_secs(10), io)
+        .await
+        .expect("no answer within 10 s")
+        .expect("the exchange failed")
+}
+
+/// Waits until the node has bound the UDP edge `addr` (binding it here then fails), so no probe
+/// datagram adds to the app's figures.
+pub async fn udp_bound(addr: &str) {
+    for _ in 0..250 {
+        if std::net::UdpSocket::bind(addr).is_err() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("no UDP listener on {addr} after 5 s");
+}
