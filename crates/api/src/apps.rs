@@ -7,8 +7,8 @@ use crate::ApiState;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use model::{
-    assign_edge_addresses, App, AppConfig, AppListQuery, AppOrder, Direction, Permission, Zone,
-    DEFAULT_PER_PAGE, MAX_PER_PAGE, NAMED_PROTOCOLS,
+    App, AppConfig, AppListQuery, AppOrder, Direction, Permission, Zone, DEFAULT_PER_PAGE,
+    MAX_PER_PAGE, NAMED_PROTOCOLS,
 };
 use serde_json::json;
 use std::net::IpAddr;
@@ -99,42 +99,6 @@ pub async fn get(
     Ok(ok(readable_app(&state, &caller, ids).await?))
 }
 
-/// Where the app will listen, checked against every other app of the node. Called with the
-/// app-write lock held, so no other write can take the same sockets before this one commits.
-async fn edge_addresses(
-    state: &ApiState,
-    config: &AppConfig,
-    previous: Option<&App>,
-) -> Result<Vec<IpAddr>, ApiError> {
-    let snapshot = state.store(|s| s.snapshot()).await?;
-    // In a fleet, apps another node created listen here on this node's own addresses.
-    let local = state.local.read().unwrap_or_else(|e| e.into_inner());
-    let localized: Vec<App> = snapshot
-        .apps
-        .values()
-        .filter_map(|app| {
-            local.get(&app.id).map(|ips| App {
-                edge_addresses: ips.clone(),
-                ..(**app).clone()
-            })
-        })
-        .collect();
-    let others: Vec<&App> = snapshot
-        .apps
-        .values()
-        .filter(|app| !local.contains_key(&app.id))
-        .map(|app| &**app)
-        .chain(&localized)
-        .filter(|app| previous.is_none_or(|p| p.id != app.id))
-        .collect();
-    Ok(assign_edge_addresses(
-        config,
-        previous,
-        &others,
-        &state.policy,
-    )?)
-}
-
 pub async fn create(
     State(state): State<ApiState>,
     caller: Caller,
@@ -151,7 +115,7 @@ pub async fn create(
     let config = AppConfig::from_json(body?.0)?;
     let _writing = state.app_writes.lock().await;
     config.check_in_zone(&zone, None, &state.policy)?;
-    let edge = edge_addresses(&state, &config, None).await?;
+    let edge = crate::placement::edge_addresses(&state, &config, None).await?;
     let app = state
         .store_write(move |s| s.create_app(&zone.id, &config, &edge))
         .await?;
@@ -177,7 +141,7 @@ pub async fn update(
         .await?
         .ok_or_else(unknown_app)?;
     config.check_in_zone(&zone, Some(&previous), &state.policy)?;
-    let edge = edge_addresses(&state, &config, Some(&previous)).await?;
+    let edge = crate::placement::edge_addresses(&state, &config, Some(&previous)).await?;
     let app = state
         .store_write(move |s| s.update_app(&zone.id, &app_id, &config, &edge))
         .await?;

@@ -13,6 +13,7 @@ mod extract;
 mod fuzz_tests;
 mod metrics;
 mod nodes;
+mod placement;
 mod rate_limit;
 mod server;
 mod zones;
@@ -48,8 +49,8 @@ pub struct ApiState {
     status: Arc<dyn StatusSource>,
     /// `--api-rate-limit`, when set.
     limiter: Option<Arc<rate_limit::Limiter>>,
-    /// This node's own addresses for apps another node created (in a fleet).
-    local: Arc<std::sync::RwLock<model::LocalAddresses>>,
+    /// The configuration the node serves, where new apps are placed.
+    served: placement::Served,
     /// What DNS publishes, for `dns_records` and the status extension.
     publication: tokio::sync::watch::Receiver<Arc<model::Publication>>,
     /// How updates to another DNS server are going.
@@ -80,7 +81,7 @@ impl ApiState {
             committed: Arc::default(),
             status: Arc::new(NoDataPlane),
             limiter: None,
-            local: Arc::default(),
+            served: Default::default(),
             publication: tokio::sync::watch::channel(Arc::default()).1,
             dns_update: tokio::sync::watch::channel(Default::default()).1,
             analytics: None,
@@ -100,13 +101,13 @@ impl ApiState {
         self
     }
 
-    /// Where this node's own addresses for other nodes' apps are kept (the follower updates
-    /// them), so that new apps are placed around them.
-    pub fn with_local_addresses(
+    /// Where the node publishes the configuration it serves (with its own addresses for other
+    /// nodes' apps): new apps are placed in it. Without, the store's snapshot is read per write.
+    pub fn with_served(
         mut self,
-        local: Arc<std::sync::RwLock<model::LocalAddresses>>,
+        snapshots: tokio::sync::watch::Receiver<Arc<model::Snapshot>>,
     ) -> Self {
-        self.local = local;
+        self.served = placement::Served::new(snapshots);
         self
     }
 

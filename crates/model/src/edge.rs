@@ -1,7 +1,9 @@
 //! Where apps listen: dynamic edge addresses assigned per hostname from the node's pools, and the
 //! rule that no two apps claim the same (address, transport, port).
 
-use crate::{codes, App, AppConfig, Connectivity, EdgeIps, Invalid, Policy, PortRange, Transport};
+use crate::{
+    codes, App, AppConfig, Connectivity, EdgeIndex, EdgeIps, Invalid, Policy, PortRange, Transport,
+};
 use ipnet::IpNet;
 use std::net::IpAddr;
 
@@ -18,38 +20,22 @@ impl App {
     }
 }
 
-fn overlaps(a: PortRange, b: PortRange) -> bool {
-    a.start <= b.end && b.start <= a.end
-}
-
-/// The first app of `others` that claims any of these sockets.
-fn conflict<'a>(
-    ip: IpAddr,
-    transport: Transport,
-    ports: PortRange,
-    others: &[&'a App],
-) -> Option<&'a App> {
-    others.iter().copied().find(|other| {
-        other
-            .claims()
-            .any(|(oip, ot, op)| oip == ip && ot == transport && overlaps(op, ports))
-    })
-}
-
 /// The edge addresses for `config`: its static IPs, or for dynamic apps one address per family
 /// that `connectivity` asks for. A hostname keeps the addresses it already has (its other apps
 /// share them; an update keeps its own); a new hostname gets a pool address no other hostname
-/// uses, or failing that one where its ports are free. `others` are every other app of the node.
+/// uses, or failing that one where its ports are free. `index` holds every app of the node;
+/// `previous` (the app an update changes) counts as none of them.
 pub fn assign_edge_addresses(
     config: &AppConfig,
     previous: Option<&App>,
-    others: &[&App],
+    index: &EdgeIndex,
     policy: &Policy,
 ) -> Result<Vec<IpAddr>, Invalid> {
+    let except = previous.map(|p| p.id.as_str());
     let addresses = match &config.edge_ips {
         EdgeIps::Static { ips } => ips.clone(),
         EdgeIps::Dynamic { connectivity } => {
-            let family = |pool| dynamic_address(config, previous, others, pool);
+            let family = |pool| dynamic_address(config, previous, index, pool);
             match connectivity {
                 Connectivity::Ipv4 => vec![family(policy.ipv4_pool)?],
                 Connectivity::Ipv6 => vec![family(policy.ipv6_pool)?],
@@ -67,12 +53,11 @@ pub fn assign_edge_addresses(
     };
     let (transport, ports) = (config.protocol.transport, config.protocol.ports);
     for ip in &addresses {
-        if let Some(other) = conflict(*ip, transport, ports, others) {
+        if let Some((id, name)) = index.conflict(*ip, transport, ports, except) {
             return Err(Invalid::new(
                 codes::PROTOCOL,
                 format!(
-                    "protocol: {transport} port(s) {ports} on edge address {ip} are already used by app {} ({})",
-                    other.id, other.config.dns.name
+                    "protocol: {transport} port(s) {ports} on edge address {ip} are already used by app {id} ({name})"
                 ),
             ));
         }
@@ -80,43 +65,43 @@ pub fn assign_edge_addresses(
     Ok(addresses)
 }
 
-fn same_family(a: IpAddr, b: IpAddr) -> bool {
-    a.is_ipv4() == b.is_ipv4()
-}
-
-fn is_dynamic_app_of(app: &App, hostname: &str) -> bool {
-    matches!(app.config.edge_ips, EdgeIps::Dynamic { .. })
-        && app.config.dns.name.eq_ignore_ascii_case(hostname)
-}
-
 fn dynamic_address(
     config: &AppConfig,
     previous: Option<&App>,
-    others: &[&App],
+    index: &EdgeIndex,
     pool: IpNet,
 ) -> Result<IpAddr, Invalid> {
-    let hostname = &config.dns.name;
-    let in_family = |ip: &IpAddr| same_family(*ip, pool.addr());
-    let known = others
-        .iter()
-        .copied()
-        .chain(previous)
-        .filter(|app| is_dynamic_app_of(app, hostname))
-        .flat_map(|app| app.edge_addresses.iter().copied())
-        .find(in_family);
-    if let Some(ip) = known {
+    let host = config.dns.name.to_ascii_lowercase();
+    let v4 = pool.addr().is_ipv4();
+    let except = previous.map(|p| p.id.as_str());
+    let own = || {
+        previous
+            .filter(|p| {
+                matches!(p.config.edge_ips, EdgeIps::Dynamic { .. })
+                    && p.config.dns.name.eq_ignore_ascii_case(&host)
+            })
+            .into_iter()
+            .flat_map(|p| p.edge_addresses.iter().copied())
+            .filter(|ip| ip.is_ipv4() == v4)
+    };
+    // Its hostname's lowest address in the family, if it has one.
+    if let Some(ip) = index
+        .address_of_host(&host, v4, except)
+        .into_iter()
+        .chain(own())
+        .min()
+    {
         return Ok(ip);
     }
-    let taken = |ip: IpAddr| {
-        others
-            .iter()
-            .any(|app| !is_dynamic_app_of(app, hostname) && app.edge_addresses.contains(&ip))
-    };
     let (transport, ports) = (config.protocol.transport, config.protocol.ports);
-    let candidates = || pool.hosts().take(POOL_SCAN_LIMIT);
-    candidates()
-        .find(|ip| !taken(*ip))
-        .or_else(|| candidates().find(|ip| conflict(*ip, transport, ports, others).is_none()))
+    index
+        .first_free(pool, POOL_SCAN_LIMIT, except)
+        .or_else(|| {
+            // A full pool: an address where the ports are free (rare, so a walk).
+            pool.hosts()
+                .take(POOL_SCAN_LIMIT)
+                .find(|ip| index.conflict(*ip, transport, ports, except).is_none())
+        })
         .ok_or_else(|| {
             Invalid::new(
                 codes::EDGE_POOL_EXHAUSTED,

@@ -7,6 +7,7 @@ mod app;
 mod certificate;
 mod choice;
 mod edge;
+mod edge_index;
 mod error;
 pub mod hostname;
 mod list;
@@ -32,6 +33,7 @@ pub use certificate::{
     certified_key, BundleMethod, Certificate, CertificateFields, CertificateType, Inspected,
 };
 pub use edge::assign_edge_addresses;
+pub use edge_index::EdgeIndex;
 pub use error::{codes, Invalid};
 pub use list::{AppListQuery, AppOrder, Direction, DEFAULT_PER_PAGE, MAX_PER_PAGE};
 pub use local::{localize, LocalAddresses, LocalChange};

@@ -4,7 +4,8 @@
 //! keeps them (the store holds each node's assignments, so they survive restarts).
 
 use crate::{
-    assign_edge_addresses, App, Connectivity, EdgeIps, Policy, PortRange, Snapshot, Transport,
+    assign_edge_addresses, App, Connectivity, EdgeIndex, EdgeIps, Policy, PortRange, Snapshot,
+    Transport,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
@@ -163,7 +164,7 @@ pub fn localize(
                     edge_addresses: ips,
                     ..(*app).clone()
                 });
-                let others: Vec<&App> = index.apps.iter().map(|a| &**a).collect();
+                let others = EdgeIndex::of(index.apps.iter().map(|a| &**a));
                 assign_edge_addresses(&app.config, previous.as_ref(), &others, policy).ok()
             })
             .unwrap_or_default();

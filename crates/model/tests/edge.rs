@@ -25,6 +25,21 @@ fn app(id: char, config: AppConfig, edge: &[&str]) -> App {
     )
 }
 
+/// `assign_edge_addresses` among `others` (an update's `previous` is not one of them).
+fn assign(
+    config: &AppConfig,
+    previous: Option<&App>,
+    others: &[&App],
+    policy: &Policy,
+) -> Result<Vec<IpAddr>, Invalid> {
+    assign_edge_addresses(
+        config,
+        previous,
+        &EdgeIndex::of(others.iter().copied()),
+        policy,
+    )
+}
+
 fn ips(list: &[&str]) -> Vec<IpAddr> {
     list.iter().map(|a| a.parse().unwrap()).collect()
 }
@@ -32,7 +47,7 @@ fn ips(list: &[&str]) -> Vec<IpAddr> {
 #[test]
 fn a_new_hostname_gets_a_free_address_of_each_family() {
     let policy = Policy::default();
-    let first = assign_edge_addresses(
+    let first = assign(
         &config("a.example.com", "tcp/22", "all"),
         None,
         &[],
@@ -46,7 +61,7 @@ fn a_new_hostname_gets_a_free_address_of_each_family() {
         &["127.0.1.1", "::1"],
     );
     // Another hostname gets its own IPv4; the one-address IPv6 pool cannot take tcp/22 again.
-    let second = assign_edge_addresses(
+    let second = assign(
         &config("b.example.com", "tcp/22", "all"),
         None,
         &[&a],
@@ -55,7 +70,7 @@ fn a_new_hostname_gets_a_free_address_of_each_family() {
     .unwrap();
     assert_eq!(second, ips(&["127.0.1.2"]));
     // On another port it shares ::1.
-    let third = assign_edge_addresses(
+    let third = assign(
         &config("c.example.com", "tcp/23", "all"),
         None,
         &[&a],
@@ -63,7 +78,7 @@ fn a_new_hostname_gets_a_free_address_of_each_family() {
     )
     .unwrap();
     assert_eq!(third, ips(&["127.0.1.2", "::1"]));
-    let v6 = assign_edge_addresses(
+    let v6 = assign(
         &config("d.example.com", "tcp/22", "ipv6"),
         None,
         &[&a],
@@ -80,7 +95,7 @@ fn apps_of_one_hostname_share_its_addresses_and_must_differ_in_port() {
         config("ssh.example.com", "tcp/22", "all"),
         &["127.0.1.9", "::1"],
     );
-    let shared = assign_edge_addresses(
+    let shared = assign(
         &config("SSH.example.com", "tcp/2222", "ipv4"),
         None,
         &[&a],
@@ -88,7 +103,7 @@ fn apps_of_one_hostname_share_its_addresses_and_must_differ_in_port() {
     )
     .unwrap();
     assert_eq!(shared, ips(&["127.0.1.9"]));
-    let err = assign_edge_addresses(
+    let err = assign(
         &config("ssh.example.com", "tcp/20-30", "ipv4"),
         None,
         &[&a],
@@ -102,7 +117,7 @@ fn apps_of_one_hostname_share_its_addresses_and_must_differ_in_port() {
         err.message
     );
     // UDP on the same port is another socket.
-    assign_edge_addresses(
+    assign(
         &config("ssh.example.com", "udp/22", "ipv4"),
         None,
         &[&a],
@@ -124,7 +139,7 @@ fn an_update_keeps_its_addresses() {
         config("b.example.com", "tcp/80", "all"),
         &["127.0.1.1", "::1"],
     );
-    let after = assign_edge_addresses(
+    let after = assign(
         &config("a.example.com", "tcp/2222", "all"),
         Some(&before),
         &[&other],
@@ -148,7 +163,7 @@ fn static_addresses_conflict_with_whatever_claims_the_same_socket() {
         "origin_direct": ["tcp://127.0.0.1:9"],
     }))
     .unwrap();
-    let err = assign_edge_addresses(&static_config, None, &[&a], &policy).unwrap_err();
+    let err = assign(&static_config, None, &[&a], &policy).unwrap_err();
     assert!(err.message.contains("127.0.1.1"), "{}", err.message);
 }
 
@@ -163,7 +178,7 @@ fn a_full_pool_is_12005() {
         config("a.example.com", "tcp/22", "ipv4"),
         &["127.0.9.1"],
     );
-    let err = assign_edge_addresses(
+    let err = assign(
         &config("b.example.com", "tcp/22", "ipv4"),
         None,
         &[&a],
@@ -172,7 +187,7 @@ fn a_full_pool_is_12005() {
     .unwrap_err();
     assert_eq!(err.code, codes::EDGE_POOL_EXHAUSTED);
     // Another port still fits on the shared address.
-    let ok = assign_edge_addresses(
+    let ok = assign(
         &config("b.example.com", "tcp/23", "ipv4"),
         None,
         &[&a],

@@ -86,7 +86,7 @@ async fn main() {
     let snapshot = Snapshot {
         revision: 1,
         zones: Default::default(),
-        apps: [(app.id.clone(), Arc::new(app))].into(),
+        apps: [(app.id.clone(), Arc::new(app))].into_iter().collect(),
         ..Default::default()
     };
     published.send_replace(Arc::new(snapshot));

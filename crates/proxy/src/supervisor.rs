@@ -21,13 +21,15 @@ pub(crate) async fn run(
     let mut draining = JoinSet::new();
     loop {
         let next = snapshots.borrow_and_update().clone();
-        // Unchanged zones keep their rule lists' Arcs from snapshot to snapshot.
-        let rules_changed = next.access_rules.len() != current.access_rules.len()
-            || next
-                .access_rules
-                .iter()
-                .zip(&current.access_rules)
-                .any(|((z1, r1), (z2, r2))| z1 != z2 || !Arc::ptr_eq(r1, r2));
+        // Unchanged zones keep their rule lists' Arcs from snapshot to snapshot, and an
+        // untouched map is the same map.
+        let rules_changed = !next.access_rules.ptr_eq(&current.access_rules)
+            && (next.access_rules.len() != current.access_rules.len()
+                || next
+                    .access_rules
+                    .iter()
+                    .zip(&current.access_rules)
+                    .any(|((z1, r1), (z2, r2))| z1 != z2 || !Arc::ptr_eq(r1, r2)));
         if rules_changed {
             // Rules apply when a client connects: open connections are left alone.
             let firewalls = next
@@ -37,12 +39,13 @@ pub(crate) async fn run(
                 .collect();
             node.firewalls.store(Arc::new(firewalls));
         }
-        let certificates_changed = next.certificates.len() != current.certificates.len()
-            || next
-                .certificates
-                .iter()
-                .zip(&current.certificates)
-                .any(|((z1, c1), (z2, c2))| z1 != z2 || !Arc::ptr_eq(c1, c2));
+        let certificates_changed = !next.certificates.ptr_eq(&current.certificates)
+            && (next.certificates.len() != current.certificates.len()
+                || next
+                    .certificates
+                    .iter()
+                    .zip(&current.certificates)
+                    .any(|((z1, c1), (z2, c2))| z1 != z2 || !Arc::ptr_eq(c1, c2)));
         if certificates_changed {
             // The next handshake of every TLS app sees the new set.
             let uploaded = Uploaded::build(next.certificates.values().flat_map(|c| c.iter()));

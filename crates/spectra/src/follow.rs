@@ -18,7 +18,6 @@ const POLL: Duration = Duration::from_millis(200);
 pub struct Local {
     node: String,
     policy: Policy,
-    /// Shared with the API, which places new apps around these addresses.
     kept: Arc<RwLock<LocalAddresses>>,
     unsaved: Vec<LocalChange>,
 }
@@ -37,11 +36,6 @@ impl Local {
             policy,
             unsaved: Vec::new(),
         }
-    }
-
-    /// The addresses as the API reads them.
-    pub fn shared(&self) -> Arc<RwLock<LocalAddresses>> {
-        self.kept.clone()
     }
 
     /// Gives the apps `ids` of `snapshot` this node's addresses where they carry another's.

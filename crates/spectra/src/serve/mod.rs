@@ -200,7 +200,7 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     let mut state = api::ApiState::new(api_store, settings.policy)
         .with_status(data_plane.status())
         .with_publication(publication.clone(), update_report)
-        .with_local_addresses(local.shared());
+        .with_served(snapshots.clone());
     if let Some(analytics) = &analytics {
         state = state.with_analytics(analytics.clone(), writer.clone());
     }
