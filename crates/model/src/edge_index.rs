@@ -184,6 +184,13 @@ impl EdgeIndex {
             .map(|(ip, _)| *ip)
     }
 
+    /// Whether `ip` is held by nobody, or only by dynamic apps of `host` (lowercase).
+    pub fn is_free_for(&self, ip: IpAddr, host: &str) -> bool {
+        self.holders
+            .get(&ip)
+            .is_none_or(|h| h.statics == 0 && h.dynamic.keys().all(|k| k == host))
+    }
+
     /// The lowest address of `pool`'s first `limit` hosts that no app but `except` holds.
     pub fn first_free(&self, pool: IpNet, limit: usize, except: Option<&str>) -> Option<IpAddr> {
         let mut hosts = pool.hosts();

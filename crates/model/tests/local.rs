@@ -1,7 +1,7 @@
 //! A fleet node's own addresses for apps another node created: from its own pools, shared by
 //! a hostname, stable from one snapshot (and one restart) to the next, forgotten with the app.
 
-use model::{localize, App, AppConfig, LocalAddresses, Policy, Snapshot};
+use model::{App, AppConfig, EdgeIndex, LocalAddresses, LocalChange, Policy, Snapshot};
 use serde_json::json;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -28,6 +28,17 @@ fn app(id: char, name: &str, port: u16, edge_ips: serde_json::Value, stored: &[&
         config,
         stored.iter().map(|s| ip(s)).collect(),
     )
+}
+
+/// `model::localize` with an index of the snapshot's apps as they are.
+fn localize(
+    s: &mut Snapshot,
+    ids: &[String],
+    kept: &mut LocalAddresses,
+    policy: &Policy,
+) -> Vec<LocalChange> {
+    let mut index = EdgeIndex::of(s.apps.values().map(|a| &**a));
+    model::localize(s, ids, kept, policy, &mut index)
 }
 
 fn dynamic() -> serde_json::Value {
@@ -150,4 +161,43 @@ fn a_full_pool_still_places_an_app_where_its_ports_are_free() {
         "port 22 is taken on both: no address here"
     );
     assert!(!kept.contains_key(&"d".repeat(32)));
+}
+
+#[test]
+fn an_index_kept_from_one_change_to_the_next_places_as_a_fresh_one_does() {
+    let apps = [
+        app('a', "h1.example.com", 22, dynamic(), &["127.0.1.1"]),
+        app('b', "h2.example.com", 22, dynamic(), &["127.0.1.2"]),
+    ];
+    let ids: Vec<String> = apps.iter().map(|a| a.id.clone()).collect();
+    let mut kept = LocalAddresses::new();
+    let mut before = snapshot(&apps);
+    let mut index = EdgeIndex::of(before.apps.values().map(|a| &**a));
+    model::localize(&mut before, &ids, &mut kept, &node_b(), &mut index);
+
+    // Next: 'b' gone, one more app of h1's, and one of a new hostname; its place and the
+    // index are carried over from the last change.
+    let more = [
+        app('c', "h1.example.com", 23, dynamic(), &["127.0.1.1"]),
+        app('d', "h3.example.com", 22, dynamic(), &["127.0.1.3"]),
+    ];
+    let mut next = before.clone();
+    next.apps.remove(&apps[1].id);
+    for a in &more {
+        next.apps.insert(a.id.clone(), Arc::new(a.clone()));
+    }
+    let changed = vec![apps[1].id.clone(), more[0].id.clone(), more[1].id.clone()];
+    let mut fresh = next.clone();
+    let mut fresh_kept = kept.clone();
+    index.update(&before, &next);
+    model::localize(&mut next, &changed, &mut kept, &node_b(), &mut index);
+    localize(&mut fresh, &changed, &mut fresh_kept, &node_b());
+    assert_eq!(next, fresh);
+    assert_eq!(kept, fresh_kept);
+    assert_eq!(addresses(&next, 'c'), addresses(&next, 'a'), "h1's address");
+    assert_eq!(
+        addresses(&next, 'd'),
+        [ip("127.0.2.2")],
+        "the address 'b' let go"
+    );
 }

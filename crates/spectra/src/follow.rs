@@ -3,7 +3,7 @@
 //! on PostgreSQL), and polled for changes nothing announced (the CLI on SQLite, a lost
 //! notification).
 
-use model::{LocalAddresses, LocalChange, Policy, Snapshot};
+use model::{EdgeIndex, LocalAddresses, LocalChange, Policy, Snapshot};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use store::Credentials;
@@ -20,6 +20,8 @@ pub struct Local {
     policy: Policy,
     kept: Arc<RwLock<LocalAddresses>>,
     unsaved: Vec<LocalChange>,
+    /// Where the last snapshot published places its apps.
+    index: EdgeIndex,
 }
 
 impl Local {
@@ -35,13 +37,16 @@ impl Local {
             node,
             policy,
             unsaved: Vec::new(),
+            index: EdgeIndex::default(),
         }
     }
 
-    /// Gives the apps `ids` of `snapshot` this node's addresses where they carry another's.
-    pub fn apply(&mut self, snapshot: &mut Snapshot, ids: &[String]) {
+    /// Gives the apps `ids` of `next` (the snapshot `before` was, with changes applied) this
+    /// node's addresses where they carry another's.
+    pub fn apply(&mut self, before: &Snapshot, next: &mut Snapshot, ids: &[String]) {
+        self.index.update(before, next);
         let mut kept = self.kept.write().unwrap_or_else(|e| e.into_inner());
-        let changes = model::localize(snapshot, ids, &mut kept, &self.policy);
+        let changes = model::localize(next, ids, &mut kept, &self.policy, &mut self.index);
         self.unsaved.extend(changes);
     }
 
@@ -95,16 +100,18 @@ pub fn start(
             };
             tracing::warn!(%error, revision = saved.snapshot.revision, "the store is unavailable: serving the configuration saved locally until it is back");
             // Saved already localized: nothing to place again until the store answers.
+            let mut local = Local::new(node, policy, saved.local);
+            local.index = EdgeIndex::of(saved.snapshot.apps.values().map(|a| &**a));
             return Ok(Start {
                 snapshot: saved.snapshot,
-                local: Local::new(node, policy, saved.local),
+                local,
                 credentials: saved.credentials,
             });
         }
         Err(error) => return Err(error.into()),
     };
     let ids: Vec<String> = snapshot.apps.keys().cloned().collect();
-    local.apply(&mut snapshot, &ids);
+    local.apply(&Snapshot::default(), &mut snapshot, &ids);
     Ok(Start {
         snapshot,
         local,
@@ -168,8 +175,9 @@ pub async fn follow(
                 .map(|a| a.id.clone())
                 .chain(changes.removed_apps.iter().cloned())
                 .collect();
-            let mut next = published.borrow().apply(changes);
-            local.apply(&mut next, &ids);
+            let before = published.borrow().clone();
+            let mut next = before.apply(changes);
+            local.apply(&before, &mut next, &ids);
             tracing::debug!(revision = next.revision, "configuration published");
             published.send_replace(Arc::new(next));
             if let Some(copy) = &mut copy {

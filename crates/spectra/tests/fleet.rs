@@ -347,3 +347,38 @@ async fn eight_clients_writing_through_three_nodes_at_once_lose_and_duplicate_no
         }
     }
 }
+
+/// A node places apps in the configuration the store has committed, not only in what it has
+/// caught up with: a create through one node, then at once a create of the same socket
+/// through another, is refused every time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_taken_through_one_node_is_refused_at_once_through_another() {
+    let Some(url) = postgres_database().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = ["--store", url.as_str()];
+    let (zone, token) = zone_and_token_with(dir.path(), &store);
+    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let n1 = Node::with(d1.path(), &[&store[..], &["--node-name", "p1"]].concat());
+    let n2 = Node::with(d2.path(), &[&store[..], &["--node-name", "p2"]].concat());
+    let client = reqwest::Client::new();
+    for i in 0..20u16 {
+        let app = json!({"protocol": format!("tcp/{}", 7500 + i),
+            "dns": {"type": "ADDRESS", "name": "p.example.com"},
+            "edge_ips": {"type": "static", "ips": ["127.93.0.1"]},
+            "origin_direct": ["tcp://127.0.0.1:9"]});
+        let path = format!("/zones/{zone}/spectrum/apps");
+        let post = |node: &Node| {
+            client
+                .post(format!("{}{path}", node.base))
+                .bearer_auth(&token)
+                .json(&app)
+        };
+        let (first, body) = send(post(&n1)).await;
+        assert_eq!(first, StatusCode::OK, "{body}");
+        let (second, body) = send(post(&n2)).await;
+        assert_eq!(second, StatusCode::BAD_REQUEST, "round {i}: {body}");
+        assert_eq!(body["errors"][0]["code"], 13002, "{body}");
+    }
+}
