@@ -66,7 +66,8 @@ async fn main() {
         },
         None,
         None,
-    );
+    )
+    .expect("the data plane starts");
     let (published, snapshots) = tokio::sync::watch::channel(Arc::new(Snapshot::default()));
     let shutdown = tokio_util::sync::CancellationToken::new();
     let running = tokio::spawn(plane.run(snapshots, shutdown.clone()));

@@ -4,7 +4,7 @@
 //! `geoip`, `origin`, `tls::{keys, node_ca, uploaded, certs}`, `http::{body, pool, headers,
 //! page}` -> `options` -> `node` -> `runtime::context` -> `tcp::{connect, relay, idle, log}` ->
 //! `tls::{relay, session}` -> `http::{exchange, upstream, server}` -> `tcp::session` ->
-//! `listen` (with its TCP accept loop) -> `udp` -> `runtime` -> `supervisor` -> this file.
+//! `workers` -> `listen` (with its TCP accept loop) -> `udp` -> `runtime` -> `supervisor` -> this file.
 
 mod clients;
 mod geoip;
@@ -20,6 +20,7 @@ pub mod telemetry;
 mod tls;
 mod udp;
 pub mod wire;
+mod workers;
 
 pub use geoip::GeoIp;
 pub use options::Options;
@@ -53,12 +54,13 @@ impl DataPlane {
         options: Options,
         access_log: Option<AccessLog>,
         analytics: Option<Arc<Analytics>>,
-    ) -> DataPlane {
+    ) -> std::io::Result<DataPlane> {
         let connections = Arc::new(Semaphore::new(options.max_connections));
         let udp_flows = Arc::new(Semaphore::new(options.udp_max_flows));
         let resolver = origin::dns::resolver(options.resolver);
         let clients = Arc::new(clients::PerClient::new(options.max_connections_per_client));
-        DataPlane {
+        let workers = workers::Workers::start(options.workers)?;
+        Ok(DataPlane {
             node: Arc::new(Node {
                 options,
                 status: Arc::default(),
@@ -74,8 +76,9 @@ impl DataPlane {
                 uploaded: Arc::default(),
                 applied: watch::Sender::new(0),
                 epoch: Instant::now(),
+                workers,
             }),
-        }
+        })
     }
 
     /// The data plane's Prometheus metrics, to register with a registry.

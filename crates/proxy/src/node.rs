@@ -8,6 +8,7 @@ use crate::telemetry::analytics::Analytics;
 use crate::telemetry::counters::Counters;
 use crate::telemetry::status::StatusBoard;
 use crate::tls::uploaded::Uploaded;
+use crate::workers::Workers;
 use arc_swap::ArcSwap;
 use model::{App, Firewall};
 use std::collections::HashMap;
@@ -40,6 +41,8 @@ pub(crate) struct Node {
     pub(crate) uploaded: Arc<ArcSwap<Uploaded>>,
     /// The revision of the last snapshot the supervisor applied.
     pub(crate) applied: watch::Sender<u64>,
+    /// The edge's worker threads (none: the caller's runtime).
+    pub(crate) workers: Workers,
 }
 
 impl Node {

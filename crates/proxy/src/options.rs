@@ -37,6 +37,9 @@ pub struct Options {
     pub tls: Arc<TlsOptions>,
     /// Where clients are, for `country` and `asn` access rules; without it they match no one.
     pub geoip: Option<Arc<GeoIp>>,
+    /// Edge worker threads, each with its own listeners (`SO_REUSEPORT`), connections and
+    /// flows; 1: the edge runs on the caller's runtime.
+    pub workers: usize,
 }
 
 impl Default for Options {
@@ -56,6 +59,7 @@ impl Default for Options {
             udp_max_flows: 65_536,
             tls: Arc::default(),
             geoip: None,
+            workers: 1,
         }
     }
 }

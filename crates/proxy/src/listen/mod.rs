@@ -7,6 +7,7 @@ pub(crate) mod tcp;
 use crate::node::Node;
 use crate::runtime::context::AppShared;
 use model::Transport;
+use socket2::Socket;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -29,43 +30,58 @@ impl Listener {
     }
 }
 
-/// Binds `addr` now with `bind` (so a rebind holds the new socket before the old one is
-/// released), reports the outcome, and in a task retries a failed bind every `BIND_RETRY`
-/// and then runs `serve` on the socket until stopped. Shared by TCP and UDP listeners.
-pub(crate) fn start_with<S, F>(
+/// Binds `addr` now with `bind`, once per edge worker (so a rebind holds the new sockets
+/// before the old ones are released), reports the outcome, retries a failed bind every
+/// `BIND_RETRY` in a task, and runs `serve` on each socket, on its worker, until stopped.
+/// Shared by TCP and UDP listeners.
+pub(crate) fn start_with<F>(
     addr: SocketAddr,
     transport: Transport,
     app: Arc<AppShared>,
-    bind: fn(SocketAddr) -> io::Result<S>,
-    serve: impl FnOnce(S, Arc<AppShared>, CancellationToken) -> F + Send + 'static,
+    bind: fn(SocketAddr, bool) -> io::Result<Socket>,
+    serve: impl Fn(Socket, Arc<AppShared>, CancellationToken) -> F + Send + 'static,
 ) -> Listener
 where
-    S: Send + 'static,
     F: std::future::Future<Output = ()> + Send + 'static,
 {
     let stop = CancellationToken::new();
-    let mut bound = bind(addr);
-    report(&app, addr, transport, &bound);
     let span = tracing::info_span!(parent: &app.span, "listener", %addr, %transport);
-    let token = stop.clone();
-    let task = async move {
-        loop {
-            match bound {
-                Ok(socket) => return serve(socket, app, token).await,
-                Err(_) => {
+    let bind_all = move |count: usize| -> io::Result<Vec<Socket>> {
+        (0..count).map(|_| bind(addr, count > 1)).collect()
+    };
+    let count = app.node.workers.sockets();
+    let bound = bind_all(count);
+    report(&app, addr, transport, &bound);
+    let run = move |sockets: Vec<Socket>, app: Arc<AppShared>, token: CancellationToken| {
+        for (i, socket) in sockets.into_iter().enumerate() {
+            let task = serve(socket, app.clone(), token.clone()).instrument(span.clone());
+            app.node.workers.spawn(i, task);
+        }
+    };
+    match bound {
+        Ok(sockets) => run(sockets, app, stop.clone()),
+        Err(_) => {
+            let token = stop.clone();
+            let span = tracing::info_span!(parent: &app.span, "listener", %addr, %transport);
+            let retry = async move {
+                loop {
                     tokio::select! {
                         _ = token.cancelled() => return,
                         _ = tokio::time::sleep(BIND_RETRY) => {}
                     }
-                    bound = bind(addr);
-                    if !token.is_cancelled() && bound.is_ok() {
-                        report(&app, addr, transport, &bound);
+                    let bound = bind_all(count);
+                    if token.is_cancelled() {
+                        return;
+                    }
+                    if let Ok(sockets) = bound {
+                        report(&app, addr, transport, &io::Result::Ok(()));
+                        return run(sockets, app, token);
                     }
                 }
-            }
+            };
+            tokio::spawn(retry.instrument(span));
         }
-    };
-    tokio::spawn(task.instrument(span));
+    }
     Listener { stop }
 }
 

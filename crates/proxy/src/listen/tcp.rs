@@ -19,18 +19,22 @@ use super::Listener;
 
 const LISTEN_BACKLOG: i32 = 4096;
 
-fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+/// The listening socket; with `reuse_port`, one of several (one per edge worker).
+fn bind(addr: SocketAddr, reuse_port: bool) -> io::Result<Socket> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     if addr.is_ipv6() {
         socket.set_only_v6(true)?;
     }
     socket.set_reuse_address(true)?;
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
     socket.set_nonblocking(true)?;
     // Accepted sockets inherit these: no per-connection system calls for them.
     tune((&socket).into());
     socket.bind(&addr.into())?;
     socket.listen(LISTEN_BACKLOG)?;
-    TcpListener::from_std(socket.into())
+    Ok(socket)
 }
 
 /// A TCP listener on `addr` for the app.
@@ -40,7 +44,13 @@ pub(crate) fn start(addr: SocketAddr, app: Arc<AppShared>) -> Listener {
         Transport::Tcp,
         app,
         bind,
-        move |listener, app, stop| async move { accept_loop(addr, listener, &app, &stop).await },
+        move |socket, app, stop| async move {
+            // Registered with the reactor of the worker that runs this.
+            match TcpListener::from_std(socket.into()) {
+                Ok(listener) => accept_loop(addr, listener, &app, &stop).await,
+                Err(error) => tracing::error!(%error, "cannot register the edge listener"),
+            }
+        },
     )
 }
 

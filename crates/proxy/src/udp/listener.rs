@@ -23,16 +23,21 @@ const SWEEP: Duration = Duration::from_millis(500);
 /// Batches one listener may take in one go before its task yields.
 const ROUNDS: usize = 4;
 
-fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
+/// The edge socket; with `reuse_port`, one of several (one per edge worker: the kernel keeps
+/// each client on one of them, so a flow lives in one worker's table).
+fn bind(addr: SocketAddr, reuse_port: bool) -> io::Result<Socket> {
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     if addr.is_ipv6() {
         socket.set_only_v6(true)?;
     }
     socket.set_reuse_address(true)?;
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
     socket.set_nonblocking(true)?;
     let _ = socket.set_recv_buffer_size(4 << 20);
     socket.bind(&addr.into())?;
-    UdpSocket::from_std(socket.into())
+    Ok(socket)
 }
 
 /// A UDP listener on `addr` for the app.
@@ -42,7 +47,13 @@ pub(crate) fn start(addr: SocketAddr, app: Arc<AppShared>) -> Listener {
         Transport::Udp,
         app,
         bind,
-        move |socket, app, stop| async move { relay(addr, Arc::new(socket), &app, &stop).await },
+        move |socket, app, stop| async move {
+            // Registered with the reactor of the worker that runs this.
+            match UdpSocket::from_std(socket.into()) {
+                Ok(socket) => relay(addr, Arc::new(socket), &app, &stop).await,
+                Err(error) => tracing::error!(%error, "cannot register the edge socket"),
+            }
+        },
     )
 }
 

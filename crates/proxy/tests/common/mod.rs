@@ -33,7 +33,7 @@ impl Edge {
     }
 
     pub fn start_with_log(options: Options, log: Option<proxy::AccessLog>) -> Edge {
-        let plane = DataPlane::new(options, log, None);
+        let plane = DataPlane::new(options, log, None).unwrap();
         let status = plane.status();
         let counters = plane.counters();
         let applied = plane.applied();

@@ -152,8 +152,8 @@ pub struct ServeArgs {
     /// Address (IP:PORT) where Prometheus metrics are served at /metrics [default: off].
     #[arg(long)]
     pub(super) metrics_listen: Option<SocketAddr>,
-    /// Threads that run the API and the data plane [default: the CPUs this process may use].
-    /// With 1, a single-threaded runtime, without a work-stealing scheduler's bookkeeping.
+    /// Edge worker threads, each with its own listeners (SO_REUSEPORT), connections and UDP
+    /// flows [default: the CPUs this process may use]. With 1, the edge shares the API's thread.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub(super) workers: Option<u16>,
 }

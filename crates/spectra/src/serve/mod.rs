@@ -35,20 +35,14 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     init_logging();
     let fd_limit = raise_fd_limit();
     let settings = settings::settings(args, fd_limit)?;
-    let runtime = if settings.workers == 1 {
-        // One CPU: a single-threaded runtime measured ~15 % more connections per second than
-        // a one-worker multi-threaded one (bench/README.md).
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .max_blocking_threads(BLOCKING_THREADS)
-            .build()?
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(settings.workers)
-            .enable_all()
-            .max_blocking_threads(BLOCKING_THREADS)
-            .build()?
-    };
+    // The API, the DNS server and the supervisor run here, on one thread; the edge's
+    // connections too with one worker, else on worker threads of their own (proxy::Workers).
+    // One thread measured ~15 % more connections per second than a one-worker multi-threaded
+    // runtime (bench/README.md).
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .max_blocking_threads(BLOCKING_THREADS)
+        .build()?;
     runtime.block_on(serve(settings))
 }
 
@@ -156,7 +150,8 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     if let Some(analytics) = &analytics {
         analytics.start();
     }
-    let data_plane = proxy::DataPlane::new(settings.options, access_log, analytics.clone());
+    let data_plane = proxy::DataPlane::new(settings.options, access_log, analytics.clone())
+        .context("cannot start the edge's worker threads")?;
     let data_plane_metrics = data_plane.metrics();
     let board = data_plane.status();
     // With PostgreSQL, the configuration is also saved in the data dir, for a restart while

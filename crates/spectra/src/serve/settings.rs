@@ -35,7 +35,6 @@ pub struct Settings {
     /// `--api-tls-cert` and `--api-tls-key`.
     pub api_tls: Option<(PathBuf, PathBuf)>,
     pub access_log: Option<PathBuf>,
-    pub workers: usize,
     pub tls_cert_dir: Option<PathBuf>,
     pub origin_ca: Option<PathBuf>,
     pub geoip_db: Option<Vec<PathBuf>>,
@@ -57,6 +56,11 @@ pub fn settings(args: ServeArgs, fd_limit: u64) -> anyhow::Result<Settings> {
     let policy_defaults = model::Policy::default();
     let api = api_options(&args)?;
     let mut options = proxy_options(&args)?;
+    options.workers = match args.workers {
+        Some(0) => anyhow::bail!("workers must be at least 1"),
+        Some(n) => n.into(),
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
     fit_descriptors(
         &mut options,
         &api,
@@ -114,11 +118,6 @@ pub fn settings(args: ServeArgs, fd_limit: u64) -> anyhow::Result<Settings> {
         tls_cert_dir: args.tls_cert_dir,
         origin_ca: args.origin_ca,
         geoip_db: args.geoip_db,
-        workers: match args.workers {
-            Some(0) => anyhow::bail!("workers must be at least 1"),
-            Some(n) => n.into(),
-            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        },
     })
 }
 
@@ -233,6 +232,8 @@ fn proxy_options(args: &ServeArgs) -> anyhow::Result<proxy::Options> {
         tls: defaults.tls,
         // Read in `serve` from `geoip_db`.
         geoip: None,
+        // Set in `settings`, from `workers` or the CPUs.
+        workers: 1,
     })
 }
 
