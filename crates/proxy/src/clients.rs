@@ -1,9 +1,11 @@
 //! Open TCP connections per client, so that one client cannot take every slot of the node.
 //! A client is an IPv4 address or an IPv6 /64 (one host's usual allocation).
 
+use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Which client an address belongs to.
 fn client_of(ip: IpAddr) -> u128 {
@@ -14,10 +16,15 @@ fn client_of(ip: IpAddr) -> u128 {
     }
 }
 
+/// Shards of the table: edge workers taking slots of different clients rarely share a lock.
+const SHARDS: usize = 64;
+
 /// Open connections by client, each within `limit`.
 pub(crate) struct PerClient {
     limit: usize,
-    open: Mutex<HashMap<u128, usize>>,
+    /// Which shard a client is in; keyed per process, so clients cannot aim at one shard.
+    shard_of: RandomState,
+    open: Box<[Mutex<HashMap<u128, usize>>]>,
 }
 
 /// One open connection of a client; gives its slot back when dropped.
@@ -30,14 +37,20 @@ impl PerClient {
     pub fn new(limit: usize) -> PerClient {
         PerClient {
             limit,
-            open: Mutex::default(),
+            shard_of: RandomState::new(),
+            open: (0..SHARDS).map(|_| Mutex::default()).collect(),
         }
+    }
+
+    fn shard(&self, client: u128) -> MutexGuard<'_, HashMap<u128, usize>> {
+        let i = self.shard_of.hash_one(client) as usize % SHARDS;
+        self.open[i].lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// A slot for one more connection of `ip`'s client, or `None` when it holds `limit`.
     pub fn take(self: &Arc<Self>, ip: IpAddr) -> Option<ClientSlot> {
         let client = client_of(ip);
-        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let mut open = self.shard(client);
         let count = open.entry(client).or_insert(0);
         if *count >= self.limit {
             return None;
@@ -51,13 +64,13 @@ impl PerClient {
 
     #[cfg(test)]
     fn clients(&self) -> usize {
-        self.open.lock().unwrap().len()
+        self.open.iter().map(|s| s.lock().unwrap().len()).sum()
     }
 }
 
 impl Drop for ClientSlot {
     fn drop(&mut self) {
-        let mut open = self.table.open.lock().unwrap_or_else(|e| e.into_inner());
+        let mut open = self.table.shard(self.client);
         if let Some(count) = open.get_mut(&self.client) {
             *count -= 1;
             if *count == 0 {
