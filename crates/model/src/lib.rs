@@ -43,7 +43,7 @@ pub use publication::{
     publish, DnsUpdateState, Publication, ZonePublication, PUBLISHED_WHILE_HEARD_WITHIN,
 };
 pub use rules::Policy;
-pub use snapshot::{diff, AppChange, Changes, Snapshot};
+pub use snapshot::{diff, AppChange, Changes, Map, Snapshot};
 pub use status::{ListenerStatus, StatusSource};
 pub use zone::{normalize_zone_name, Zone};
 

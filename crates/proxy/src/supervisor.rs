@@ -4,12 +4,23 @@
 use crate::node::Node;
 use crate::runtime::AppRuntime;
 use crate::tls::uploaded::Uploaded;
-use model::{diff, AppChange, Firewall, Snapshot};
+use model::{diff, AppChange, Firewall, Map, Snapshot};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+
+/// Whether a per-zone map (access rules, certificates) differs between two snapshots. An
+/// untouched map is the same map, and unchanged zones keep their lists' `Arc`s.
+fn zones_changed<T>(old: &Map<String, Arc<T>>, new: &Map<String, Arc<T>>) -> bool {
+    !new.ptr_eq(old)
+        && (new.len() != old.len()
+            || new
+                .iter()
+                .zip(old)
+                .any(|((z1, a), (z2, b))| z1 != z2 || !Arc::ptr_eq(a, b)))
+}
 
 pub(crate) async fn run(
     node: Arc<Node>,
@@ -21,15 +32,7 @@ pub(crate) async fn run(
     let mut draining = JoinSet::new();
     loop {
         let next = snapshots.borrow_and_update().clone();
-        // Unchanged zones keep their rule lists' Arcs from snapshot to snapshot, and an
-        // untouched map is the same map.
-        let rules_changed = !next.access_rules.ptr_eq(&current.access_rules)
-            && (next.access_rules.len() != current.access_rules.len()
-                || next
-                    .access_rules
-                    .iter()
-                    .zip(&current.access_rules)
-                    .any(|((z1, r1), (z2, r2))| z1 != z2 || !Arc::ptr_eq(r1, r2)));
+        let rules_changed = zones_changed(&current.access_rules, &next.access_rules);
         if rules_changed {
             // Rules apply when a client connects: open connections are left alone.
             let firewalls = next
@@ -39,13 +42,7 @@ pub(crate) async fn run(
                 .collect();
             node.firewalls.store(Arc::new(firewalls));
         }
-        let certificates_changed = !next.certificates.ptr_eq(&current.certificates)
-            && (next.certificates.len() != current.certificates.len()
-                || next
-                    .certificates
-                    .iter()
-                    .zip(&current.certificates)
-                    .any(|((z1, c1), (z2, c2))| z1 != z2 || !Arc::ptr_eq(c1, c2)));
+        let certificates_changed = zones_changed(&current.certificates, &next.certificates);
         if certificates_changed {
             // The next handshake of every TLS app sees the new set.
             let uploaded = Uploaded::build(next.certificates.values().flat_map(|c| c.iter()));

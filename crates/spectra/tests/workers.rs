@@ -29,18 +29,6 @@ fn sockets_on(proto: &str, addr: SocketAddrV4) -> usize {
         .count()
 }
 
-async fn udp_echo() -> std::net::SocketAddr {
-    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let addr = socket.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut buf = [0u8; 1500];
-        while let Ok((n, from)) = socket.recv_from(&mut buf).await {
-            let _ = socket.send_to(&buf[..n], from).await;
-        }
-    });
-    addr
-}
-
 async fn node_with_workers(workers: &str, ip: Ipv4Addr) -> (Node, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let (zone, token) = zone_and_token(dir.path());

@@ -2,13 +2,14 @@
 //! bytes and duration, apps on static edge IPs, and the analytics API.
 #![allow(dead_code)]
 
+pub use crate::common::udp_echo;
 use crate::common::{send, zone_and_token, Node};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::net::{TcpListener, TcpStream};
 
 /// An origin that reads 100 bytes, answers 250, then waits for the client to close.
 pub async fn origin() -> SocketAddr {
@@ -24,18 +25,6 @@ pub async fn origin() -> SocketAddr {
                     while matches!(s.read(&mut rest).await, Ok(n) if n > 0) {}
                 }
             });
-        }
-    });
-    addr
-}
-
-pub async fn udp_echo() -> SocketAddr {
-    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let addr = socket.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut buf = [0u8; 2048];
-        while let Ok((n, from)) = socket.recv_from(&mut buf).await {
-            let _ = socket.send_to(&buf[..n], from).await;
         }
     });
     addr

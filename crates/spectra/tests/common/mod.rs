@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
 
 #[path = "../../../store/tests/common/mod.rs"]
 pub mod store_common;
@@ -192,6 +192,19 @@ pub async fn create_app(node: &Node, zone: &str, token: &str, app: Value) -> Val
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body["result"].clone()
+}
+
+/// A UDP origin on loopback that echoes every datagram.
+pub async fn udp_echo() -> SocketAddr {
+    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = socket.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut buf = [0u8; 2048];
+        while let Ok((n, from)) = socket.recv_from(&mut buf).await {
+            let _ = socket.send_to(&buf[..n], from).await;
+        }
+    });
+    addr
 }
 
 /// An origin on `addr` that sends `tag` and then echoes.
