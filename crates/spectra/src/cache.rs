@@ -197,7 +197,7 @@ impl Saver {
     async fn save(
         &mut self,
         snapshot: &Snapshot,
-        local: &RwLock<LocalAddresses>,
+        local: &LocalAddresses,
         credentials: &RwLock<Credentials>,
     ) {
         if snapshot.revision == self.saved_revision
@@ -206,9 +206,8 @@ impl Saver {
             return;
         }
         let cached = {
-            let local = local.read().unwrap_or_else(|e| e.into_inner());
             let credentials = credentials.read().unwrap_or_else(|e| e.into_inner());
-            to_cached(snapshot, &local, &credentials)
+            to_cached(snapshot, local, &credentials)
         };
         let json = match serde_json::to_vec(&cached) {
             Ok(json) => json,
@@ -264,7 +263,7 @@ impl LocalCopy {
     }
 
     /// Saves what the node serves, unless saved already or saved under a second ago.
-    pub async fn save(&mut self, snapshot: &Snapshot, local: &RwLock<LocalAddresses>) {
+    pub async fn save(&mut self, snapshot: &Snapshot, local: &LocalAddresses) {
         self.saver.save(snapshot, local, &self.credentials).await;
     }
 }

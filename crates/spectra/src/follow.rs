@@ -4,7 +4,7 @@
 //! notification).
 
 use model::{EdgeIndex, LocalAddresses, LocalChange, Policy, Snapshot};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 use store::Credentials;
 use store::Store;
@@ -18,7 +18,7 @@ const POLL: Duration = Duration::from_millis(200);
 pub struct Local {
     node: String,
     policy: Policy,
-    kept: Arc<RwLock<LocalAddresses>>,
+    kept: LocalAddresses,
     unsaved: Vec<LocalChange>,
     /// Where the last snapshot published places its apps.
     index: EdgeIndex,
@@ -33,7 +33,7 @@ impl Local {
 
     fn new(node: String, policy: Policy, kept: LocalAddresses) -> Local {
         Local {
-            kept: Arc::new(RwLock::new(kept)),
+            kept,
             node,
             policy,
             unsaved: Vec::new(),
@@ -45,8 +45,7 @@ impl Local {
     /// node's addresses where they carry another's.
     pub fn apply(&mut self, before: &Snapshot, next: &mut Snapshot, ids: &[String]) {
         self.index.update(before, next);
-        let mut kept = self.kept.write().unwrap_or_else(|e| e.into_inner());
-        let changes = model::localize(next, ids, &mut kept, &self.policy, &mut self.index);
+        let changes = model::localize(next, ids, &mut self.kept, &self.policy, &mut self.index);
         self.unsaved.extend(changes);
     }
 

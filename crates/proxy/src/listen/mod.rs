@@ -52,9 +52,10 @@ where
     let count = app.node.workers.sockets();
     let bound = bind_all(count);
     report(&app, addr, transport, &bound);
+    let listener_span = span.clone();
     let run = move |sockets: Vec<Socket>, app: Arc<AppShared>, token: CancellationToken| {
         for (i, socket) in sockets.into_iter().enumerate() {
-            let task = serve(socket, app.clone(), token.clone()).instrument(span.clone());
+            let task = serve(socket, app.clone(), token.clone()).instrument(listener_span.clone());
             app.node.workers.spawn(i, task);
         }
     };
@@ -62,7 +63,6 @@ where
         Ok(sockets) => run(sockets, app, stop.clone()),
         Err(_) => {
             let token = stop.clone();
-            let span = tracing::info_span!(parent: &app.span, "listener", %addr, %transport);
             let retry = async move {
                 loop {
                     tokio::select! {
