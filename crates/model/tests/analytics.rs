@@ -207,6 +207,22 @@ fn minutes_count_open_connections_and_hand_out_changes_once() {
     );
     assert_eq!(m.open_connections("z").get("a"), Some(&1));
     assert!(m.open_connections("other").is_empty());
+    assert_eq!(m.open_of("z", "a"), 1);
+    assert_eq!(
+        m.open_of("other", "a"),
+        0,
+        "an app is open only in its own zone"
+    );
+    m.record(
+        t + 50,
+        &key("a", EventKind::Disconnect, "LOC", 4),
+        &sample(0, 0, Some(1.0)),
+    );
+    assert_eq!(m.open_of("z", "a"), 0);
+    assert!(
+        m.open_connections("z").is_empty(),
+        "a closed app leaves no entry"
+    );
     let changed = m.take_changed();
     assert_eq!(
         changed.len(),

@@ -16,22 +16,28 @@ struct Entry {
 #[derive(Debug, Default)]
 pub struct Minutes {
     minutes: BTreeMap<i64, HashMap<SeriesKey, Entry>>,
-    /// Connections and flows open now, by (zone, app).
-    open: HashMap<(String, String), u64>,
+    /// Connections and flows open now, by app (with its zone).
+    open: HashMap<String, (String, u64)>,
 }
 
 impl Minutes {
     /// Counts `sample` as one `key.event` at `unix_seconds`.
     pub fn record(&mut self, unix_seconds: i64, key: &SeriesKey, sample: &Sample) {
-        let app = || (key.zone_id.clone(), key.app_id.clone());
+        // Looked up by reference: an event allocates only the first time its app or series
+        // shows up.
         match key.event {
-            EventKind::Connect => *self.open.entry(app()).or_default() += 1,
+            EventKind::Connect => match self.open.get_mut(&key.app_id) {
+                Some((_, n)) => *n += 1,
+                None => {
+                    let zone = key.zone_id.clone();
+                    self.open.insert(key.app_id.clone(), (zone, 1));
+                }
+            },
             EventKind::Disconnect | EventKind::OriginError => {
-                let app = app();
-                if let Some(n) = self.open.get_mut(&app) {
+                if let Some((_, n)) = self.open.get_mut(&key.app_id) {
                     *n = n.saturating_sub(1);
                     if *n == 0 {
-                        self.open.remove(&app);
+                        self.open.remove(&key.app_id);
                     }
                 }
             }
@@ -110,18 +116,18 @@ impl Minutes {
 
     /// Connections and flows of one app open now.
     pub fn open_of(&self, zone_id: &str, app_id: &str) -> u64 {
-        self.open
-            .get(&(zone_id.to_owned(), app_id.to_owned()))
-            .copied()
-            .unwrap_or(0)
+        match self.open.get(app_id) {
+            Some((zone, n)) if zone == zone_id => *n,
+            _ => 0,
+        }
     }
 
     /// Connections and flows open now, by app, for one zone.
     pub fn open_connections(&self, zone_id: &str) -> BTreeMap<String, u64> {
         self.open
             .iter()
-            .filter(|((zone, _), _)| zone == zone_id)
-            .map(|((_, app), n)| (app.clone(), *n))
+            .filter(|(_, (zone, _))| zone == zone_id)
+            .map(|(app, (_, n))| (app.clone(), *n))
             .collect()
     }
 }

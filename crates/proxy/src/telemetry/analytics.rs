@@ -4,7 +4,7 @@
 //! write to the store and before each query.
 
 use model::analytics::{EventKind, LiveAnalytics, MinuteRow, Minutes, Sample, SeriesKey};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -156,20 +156,29 @@ impl Analytics {
         let mut minutes = self.minutes.lock().unwrap_or_else(|e| e.into_inner());
         let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
         let mut totals = self.totals.lock().unwrap_or_else(|e| e.into_inner());
+        // Each series' key (three strings) is made once per drain, not once per event. By the
+        // app's address, which the `Arc` kept beside the key keeps from being reused.
+        let mut keys: HashMap<(*const AppRef, EventKind, u8), (Arc<AppRef>, SeriesKey)> =
+            HashMap::new();
         while let Ok(r) = waiting.try_recv() {
             let app = match totals.get_mut(&r.app.app_id) {
                 Some(app) => app,
                 None => totals.entry(r.app.app_id.clone()).or_default(),
             };
             app.add(&r);
-            let key = SeriesKey {
-                zone_id: r.app.zone_id.clone(),
-                app_id: r.app.app_id.clone(),
-                event: r.event,
-                colo: self.colo.clone(),
-                ip_version: r.ip_version,
-            };
-            minutes.record(r.at, &key, &r.sample);
+            let (_, key) = keys
+                .entry((Arc::as_ptr(&r.app), r.event, r.ip_version))
+                .or_insert_with(|| {
+                    let key = SeriesKey {
+                        zone_id: r.app.zone_id.clone(),
+                        app_id: r.app.app_id.clone(),
+                        event: r.event,
+                        colo: self.colo.clone(),
+                        ip_version: r.ip_version,
+                    };
+                    (r.app.clone(), key)
+                });
+            minutes.record(r.at, key, &r.sample);
         }
         minutes
     }
