@@ -12,7 +12,8 @@ without half-close), each pinned to CPU 1 with the load generator and origin on 
 
 Installs strace and linux-perf from Debian's packages when missing. Every byte stays on
 127.0.0.1. Prints Markdown tables; docs/performance.md quotes them."""
-import json, os, re, shutil, signal, socket, statistics, subprocess, sys, tempfile, time
+import json, os, re, shutil, signal, statistics, subprocess, sys, tempfile, time
+from benchlib import wait_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 H = os.path.join(ROOT, "bench/.harness")
@@ -41,14 +42,7 @@ class Peer:
         self.origin = subprocess.Popen(["taskset", "-c", "0", tool("echod"), "-p", PORTS["ORIGIN_PORT"], "-t", "600"])
         self.proc = subprocess.Popen(["taskset", "-c", "1", *cmd], env=env, start_new_session=True,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", int(PORTS["LISTEN_PORT"]))).close()
-                break
-            except OSError:
-                time.sleep(0.05)
-        else:
-            raise SystemExit(f"{cmd[0]}: nothing listens")
+        wait_port(int(PORTS["LISTEN_PORT"]))
         time.sleep(0.5)
         connrate(2000)  # warm-up
 
