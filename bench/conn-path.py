@@ -9,6 +9,7 @@ without half-close), each pinned to CPU 1 with the load generator and origin on 
      each `__x64_sys_*`), plus the time outside any.
 
   usage: bench/conn-path.py [ROUNDS=3]     (after `bench/run` has made bench/.harness)
+         PROBES=1 bench/conn-path.py       also the runtime probes (bench/runtime-probe)
 
 Installs strace and linux-perf from Debian's packages when missing. Every byte stays on
 127.0.0.1. Prints Markdown tables; docs/performance.md quotes them."""
@@ -24,6 +25,12 @@ PEERS = [
     ("nginx-w1", [os.path.join(H, "peers/nginx.sh"), "1"]),
     ("nginx-w1-halfclose", [os.path.join(ROOT, "bench/peers/nginx-halfclose.sh"), "1"]),
 ]
+# PROBES=1: also the same minimal relay on three runtimes (bench/runtime-probe): tokio with a task
+# per connection, a lean mio loop (no task, no deregistration) and io_uring (monoio).
+PROBE = os.path.join(ROOT, "bench/runtime-probe/target/release/runtime-probe")
+if os.environ.get("PROBES"):
+    PEERS += [(f"probe-{e}", [PROBE, e, "127.0.0.1:" + PORTS["LISTEN_PORT"], "127.0.0.1:" + PORTS["ORIGIN_PORT"]])
+              for e in ("tokio", "mio", "uring")]
 TICK = os.sysconf("SC_CLK_TCK")
 SYSCALLS = {"syscall_64", "accept4", "close", "connect", "epoll_ctl", "epoll_wait", "fcntl", "getsockopt",
             "ioctl", "read", "recvfrom", "sendto", "setsockopt", "shutdown", "socket", "write", "writev",
@@ -132,6 +139,9 @@ def main():
     if not (shutil.which("strace") and shutil.which("perf")):
         subprocess.run(["apt-get", "install", "-y", "-qq", "strace", "linux-perf"], check=True)
     subprocess.run(["cargo", "build", "--release", "-p", "spectra"], cwd=ROOT, check=True)
+    if os.environ.get("PROBES"):
+        subprocess.run(["cargo", "build", "--release", "--manifest-path", "bench/runtime-probe/Cargo.toml"],
+                       cwd=ROOT, check=True)
     cpu = {name: [] for name, _ in PEERS}
     for _ in range(rounds):
         for name, cmd in PEERS:
