@@ -41,7 +41,7 @@ pub(crate) async fn serve(
     app: Arc<AppShared>,
 ) {
     let connected_at = chrono::Utc::now();
-    let mut events = Events::new(&app, peer.ip());
+    let mut events = Events::new(&*app, peer.ip());
     if !app.node.admits(&settings.app, peer.ip()) {
         tracing::info!("client refused by the zone's IP Access Rules");
         app.node

@@ -1,8 +1,10 @@
 //! The TCP edge listener: its socket, and the accept loop, which admits connections within the
-//! node's limit and the client's share and hands each the app's current settings.
+//! node's limit and the client's share and hands each the app's current settings: to this
+//! thread's reactor for a plain TCP app, else to a task of its own.
 
 use crate::runtime::context::{AppShared, Settings};
 use crate::tcp::connect::tune;
+use crate::tcp::reactor::{self, Admitted};
 use crate::tcp::session;
 use crate::telemetry::outcome::limit;
 use model::Transport;
@@ -12,7 +14,9 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use super::Listener;
@@ -46,7 +50,9 @@ pub(crate) fn start(addr: SocketAddr, app: Arc<AppShared>) -> Listener {
         bind,
         move |socket, app, stop| async move {
             // Registered with the reactor of the worker that runs this.
-            match TcpListener::from_std(socket.into()) {
+            let listener = mio::net::TcpListener::from_std(socket.into());
+            // SAFETY: the listener owns its descriptor and `AsyncFd` owns the listener.
+            match unsafe { AsyncFd::register_with_interest(listener, Interest::READABLE) } {
                 Ok(listener) => accept_loop(addr, listener, &app, &stop).await,
                 Err(error) => tracing::error!(%error, "cannot register the edge listener"),
             }
@@ -54,9 +60,22 @@ pub(crate) fn start(addr: SocketAddr, app: Arc<AppShared>) -> Listener {
     )
 }
 
+/// The next connection: accepted by mio (`accept4`, non-blocking), so that a plain TCP app's
+/// sockets reach the reactor without being registered with tokio's on the way.
+async fn accept(
+    listener: &AsyncFd<mio::net::TcpListener>,
+) -> io::Result<(mio::net::TcpStream, SocketAddr)> {
+    loop {
+        let mut ready = listener.readable().await?;
+        if let Ok(accepted) = ready.try_io(|listener| listener.get_ref().accept()) {
+            return accepted;
+        }
+    }
+}
+
 async fn accept_loop(
     addr: SocketAddr,
-    listener: TcpListener,
+    listener: AsyncFd<mio::net::TcpListener>,
     app: &Arc<AppShared>,
     stop: &CancellationToken,
 ) {
@@ -68,7 +87,7 @@ async fn accept_loop(
         let accepted = tokio::select! {
             biased;
             _ = &mut stopped => return,
-            accepted = listener.accept() => accepted,
+            accepted = accept(&listener) => accepted,
         };
         match accepted {
             Ok((client, peer)) => {
@@ -94,14 +113,40 @@ async fn accept_loop(
                     refuse(app, &settings, peer, limit::PER_CLIENT);
                     continue;
                 };
-                app.connections.spawn(session::handle(
+                let mut admitted = Admitted {
                     client,
                     peer,
-                    addr,
+                    edge: addr,
                     settings,
-                    app.clone(),
-                    (permit, slot),
-                ));
+                    app: app.clone(),
+                    slots: (permit, slot),
+                };
+                if reactor::fits(&admitted.settings)
+                    && app.node.admits(&admitted.settings.app, peer.ip())
+                {
+                    match reactor::start(admitted) {
+                        Ok(()) => continue,
+                        Err(back) => admitted = *back,
+                    }
+                }
+                // Refused by the access rules, TLS, HTTP, or waiting for `origin_dns`.
+                let Admitted {
+                    client,
+                    settings,
+                    slots,
+                    ..
+                } = admitted;
+                match TcpStream::from_std(client.into()) {
+                    Ok(client) => drop(app.connections.spawn(session::handle(
+                        client,
+                        peer,
+                        addr,
+                        settings,
+                        app.clone(),
+                        slots,
+                    ))),
+                    Err(error) => tracing::warn!(%error, "cannot register a client socket"),
+                }
             }
             Err(error) => {
                 // Out of file descriptors or memory: back off instead of spinning.

@@ -7,6 +7,7 @@ use crate::telemetry::outcome::connect_status;
 use socket2::{SockRef, TcpKeepalive};
 use std::io;
 use std::net::SocketAddr;
+use std::ops::Deref;
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 
@@ -20,13 +21,20 @@ pub(crate) fn tune(socket: SockRef<'_>) {
     let _ = socket.set_tcp_keepalive(&TcpKeepalive::new().with_time(KEEPALIVE_IDLE));
 }
 
-/// An open origin connection, counted in its balancer until dropped.
-pub(crate) struct Active<'a> {
-    settings: &'a Settings,
+/// An open origin connection, counted in its balancer until dropped. `S`: a reference to the
+/// settings, or an `Arc` for a connection that owns its state.
+pub(crate) struct Active<S: Deref<Target = Settings>> {
+    settings: S,
     target: Target,
 }
 
-impl Active<'_> {
+impl<S: Deref<Target = Settings>> Active<S> {
+    /// The origin `target` answered: counted open (and healthy) in the balancer.
+    pub fn new(settings: S, target: Target) -> Active<S> {
+        settings.balancer().connected(target.addr);
+        Active { settings, target }
+    }
+
     /// The origin's address, for an origin connection that outlives this borrow (an `http`
     /// app's pooled one): whoever keeps it tells the balancer when it closes.
     pub fn detach(self) -> SocketAddr {
@@ -36,7 +44,7 @@ impl Active<'_> {
     }
 }
 
-impl Drop for Active<'_> {
+impl<S: Deref<Target = Settings>> Drop for Active<S> {
     fn drop(&mut self) {
         self.settings.balancer().closed(self.target.addr);
     }
@@ -44,11 +52,11 @@ impl Drop for Active<'_> {
 
 /// Tries the origins in the balancer's order until one answers, within `budget`, giving each
 /// attempt an equal share of what is left so a black-holing origin cannot eat all of it.
-pub(crate) async fn connect<'a>(
-    settings: &'a Settings,
+pub(crate) async fn connect(
+    settings: &Settings,
     edge: SocketAddr,
     budget: Duration,
-) -> Result<(TcpStream, SocketAddr, Active<'a>), (u16, Option<SocketAddr>)> {
+) -> Result<(TcpStream, SocketAddr, Active<&Settings>), (u16, Option<SocketAddr>)> {
     let deadline = Instant::now() + budget;
     if let Some(resolved) = &settings.resolved {
         // A connection that arrives while the first answer is on its way waits for it.
@@ -67,10 +75,7 @@ pub(crate) async fn connect<'a>(
         }
         let share = left / (plan.len() - i) as u32;
         let error = match tokio::time::timeout(share, TcpStream::connect(addr)).await {
-            Ok(Ok(stream)) => {
-                settings.balancer().connected(target.addr);
-                return Ok((stream, addr, Active { settings, target }));
-            }
+            Ok(Ok(stream)) => return Ok((stream, addr, Active::new(settings, target))),
             Ok(Err(e)) => e,
             Err(_) => io::Error::from(io::ErrorKind::TimedOut),
         };

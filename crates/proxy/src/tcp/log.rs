@@ -11,12 +11,13 @@ use chrono::{DateTime, Utc};
 use model::analytics::{EventKind, Sample};
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::ops::Deref;
 use std::time::Instant;
 
 /// A connection's analytics events: the bytes each way it has reported so far, so that each
 /// event carries the bytes since the previous one. Inert when analytics are off.
-pub(crate) struct Events<'a> {
-    app: &'a AppShared,
+pub(crate) struct Events<A: Deref<Target = AppShared>> {
+    app: A,
     client: IpAddr,
     started: Option<Instant>,
     reported: (u64, u64),
@@ -24,12 +25,13 @@ pub(crate) struct Events<'a> {
     open: bool,
 }
 
-impl<'a> Events<'a> {
-    pub fn new(app: &'a AppShared, client: IpAddr) -> Events<'a> {
+impl<A: Deref<Target = AppShared>> Events<A> {
+    /// `app`: a reference, or an `Arc` for a connection that owns its state.
+    pub fn new(app: A, client: IpAddr) -> Events<A> {
         Events {
+            started: app.node.analytics.as_ref().map(|_| Instant::now()),
             app,
             client,
-            started: app.node.analytics.as_ref().map(|_| Instant::now()),
             reported: (0, 0),
             open: false,
         }
@@ -86,7 +88,7 @@ impl<'a> Events<'a> {
     }
 }
 
-impl Drop for Events<'_> {
+impl<A: Deref<Target = AppShared>> Drop for Events<A> {
     /// A connection cut before its end (a removed app's drain timeout, the node stopping)
     /// still ends: its duration is known, the bytes since its last report are not.
     fn drop(&mut self) {
@@ -105,7 +107,7 @@ impl Drop for Events<'_> {
 pub(crate) async fn with_progress<F: Future>(
     work: F,
     counts: &ByteCounts,
-    events: &mut Events<'_>,
+    events: &mut Events<&AppShared>,
 ) -> F::Output {
     let Some(every) = events.progress_every() else {
         return work.await;

@@ -1,4 +1,5 @@
-//! One accepted TCP connection: for an `http` app the HTTP exchange; else the zone's access
+//! One accepted TCP connection on a task of its own (a plain TCP app's admitted connections run
+//! on the reactor instead): for an `http` app the HTTP exchange; else the zone's access
 //! rules, then for an app with `tls` the TLS session, else an origin (failing over within the connect budget), the PROXY header and the
 //! relay; and the log line of how it ended and which side failed.
 
@@ -117,7 +118,7 @@ async fn run(
     edge: SocketAddr,
     settings: &Settings,
     app: &AppShared,
-    events: &mut Events<'_>,
+    events: &mut Events<&AppShared>,
 ) -> (u16, u64, u64) {
     if let Some(header) = settings.proxy_header(peer, edge) {
         if let Err(e) = origin.write_all(&header).await {

@@ -69,7 +69,7 @@ pub(crate) async fn proxy(
     settings: &Settings,
     app: &AppShared,
     tls: &AppTls,
-    events: &mut Events<'_>,
+    events: &mut Events<&AppShared>,
 ) -> Outcome {
     let budget = app.node.options.connect_timeout;
     let idle = app.node.options.tcp_idle_timeout;
@@ -121,7 +121,7 @@ async fn relay(
     client: impl AsyncRead + AsyncWrite + Unpin,
     origin: impl AsyncRead + AsyncWrite + Unpin,
     idle: Duration,
-    events: &mut Events<'_>,
+    events: &mut Events<&AppShared>,
 ) -> (u16, u64, u64) {
     let mut relay = Relay::new(client, origin);
     let every = events.progress_every();
