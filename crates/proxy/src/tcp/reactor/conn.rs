@@ -160,7 +160,8 @@ impl Conn {
         else {
             return None;
         };
-        self.origin = None;
+        // The last attempt's socket closes, and what epoll said of it goes with it.
+        (self.origin, self.origin_readable, self.origin_hup) = (None, false, false);
         while *next < plan.len() {
             let left = deadline.saturating_duration_since(now);
             if left.is_zero() {
@@ -189,6 +190,25 @@ impl Conn {
         let (status, origin) = *last;
         tracing::warn!(parent: &self.app.span, client = %self.peer, status, "no origin reachable; closing the client connection");
         Some(("originError", status, origin, 0, 0))
+    }
+
+    /// The attempt on `tried` failed with `error`: on to the next origin of the plan.
+    fn retry(
+        &mut self,
+        registry: &Registry,
+        key: usize,
+        tried: (Target, SocketAddr),
+        error: io::Error,
+        now: Instant,
+    ) -> Next {
+        let failure = failed(&self.settings, &self.app, tried.0, tried.1, &error, now);
+        if let Phase::Connecting { last, .. } = &mut self.phase {
+            *last = failure;
+        }
+        match self.attempt(registry, key, now) {
+            Some(outcome) => Next::Done(outcome),
+            None => Next::Open,
+        }
     }
 
     /// The origin attempt has an answer: connected, failed, or not yet (`None`).
@@ -232,17 +252,7 @@ impl Conn {
             match self.connect_result() {
                 None => return Next::Open,
                 Some(Ok(())) => self.relaying(target, addr, now),
-                Some(Err(error)) => {
-                    let failure = failed(&self.settings, &self.app, target, addr, &error, now);
-                    if let Phase::Connecting { last, .. } = &mut self.phase {
-                        *last = failure;
-                    }
-                    (self.origin_readable, self.origin_hup) = (false, false);
-                    return match self.attempt(registry, key, now) {
-                        Some(outcome) => Next::Done(outcome),
-                        None => Next::Open,
-                    };
-                }
+                Some(Err(error)) => return self.retry(registry, key, (target, addr), error, now),
             }
         }
         self.pump(now)
@@ -317,16 +327,9 @@ impl Conn {
                 attempt_ends,
                 ..
             } if *attempt_ends <= now => {
-                let (target, addr) = plan[*next - 1];
+                let tried = plan[*next - 1];
                 let error = io::Error::from(ErrorKind::TimedOut);
-                let failure = failed(&self.settings, &self.app, target, addr, &error, now);
-                if let Phase::Connecting { last, .. } = &mut self.phase {
-                    *last = failure;
-                }
-                match self.attempt(registry, key, now) {
-                    Some(outcome) => Next::Done(outcome),
-                    None => Next::Open,
-                }
+                self.retry(registry, key, tried, error, now)
             }
             Phase::Connecting { .. } => Next::Open,
             Phase::Relaying { addr, .. } => {
